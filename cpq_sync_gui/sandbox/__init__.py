@@ -1,0 +1,1 @@
+"""The built-in sandbox: a simulated Salesforce CPQ org, Zuora tenant and connector over HTTPS."""
