@@ -5,4 +5,6 @@ from importlib.metadata import PackageNotFoundError, version
 try:
     __version__ = version("cpq-sync-gui")
 except PackageNotFoundError:  # running from a frozen build or a bare checkout
-    from cpq_sync_gui._version import VERSION as __version__  # noqa: N811
+    from cpq_sync_gui._version import VERSION
+
+    __version__ = VERSION

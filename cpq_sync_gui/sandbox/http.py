@@ -122,7 +122,9 @@ class RequestLog:
             and (path_glob is None or fnmatch.fnmatchcase(e.path, path_glob))
         ]
 
-    def count(self, service: str | None = None, method: str | None = None, path_glob: str | None = None) -> int:
+    def count(
+        self, service: str | None = None, method: str | None = None, path_glob: str | None = None
+    ) -> int:
         return len(self.entries(service, method, path_glob))
 
     def clear(self) -> None:
@@ -262,7 +264,10 @@ def _success_false_body() -> bytes:
             "success": False,
             "processId": "SANDBOXFAULT",
             "reasons": [
-                {"code": 50000060, "message": "An internal error occurred (injected by the sandbox)."}
+                {
+                    "code": 50000060,
+                    "message": "An internal error occurred (injected by the sandbox).",
+                }
             ],
         }
     ).encode()
@@ -272,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: SandboxHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the RequestLog is the record; stderr stays quiet
 
     def _dispatch(self) -> None:
@@ -295,9 +300,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "spike":
             delay += plan.spike_ms / 1000.0
             fault = None
-        if delay:
-            if server.stopping.wait(delay):
-                return
+        if delay and server.stopping.wait(delay):
+            return
         status = 0
         try:
             if fault == "reset":
@@ -323,7 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault == "http503":
                 response = Response.text("Service Unavailable (injected)", 503)
             elif fault == "success_false":
-                response = Response(200, _success_false_body(), {"Content-Type": "application/json"})
+                response = Response(
+                    200, _success_false_body(), {"Content-Type": "application/json"}
+                )
             else:
                 try:
                     response = service.handle(request)
@@ -337,7 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if fault == "truncated":
                     response = Response(
-                        response.status, response.body[: max(1, len(response.body) // 2)],
+                        response.status,
+                        response.body[: max(1, len(response.body) // 2)],
                         dict(response.headers),
                     )
             status = response.status
@@ -379,7 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -408,7 +415,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         sock, address = super().get_request()
         # The TLS handshake happens lazily in the handler thread, so one slow client
         # cannot hold up the accept loop.
-        return self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+        return self._context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False
+        ), address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that reset or time out are expected; the request log tells the story
