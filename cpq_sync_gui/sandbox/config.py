@@ -1,0 +1,29 @@
+"""Knobs of the sandbox: data size, seed, lifetimes, limits, latency and faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SandboxConfig:
+    seed: int = 7
+    accounts: int = 200
+    orders: int = 300
+    cpq_fields: bool = True  # False simulates an org without the SBQQ__ fields
+    multi_currency: bool = True  # False: no CurrencyIsoCode fields, org currency only
+    api_version: str = "62.0"  # newest version the simulated org offers
+    # Salesforce
+    session_lifetime_s: float = 7200.0  # then INVALID_SESSION_ID
+    daily_api_limit: int = 15000  # then REQUEST_LIMIT_EXCEEDED
+    # Zuora
+    token_lifetime_s: float = 3599.0
+    zuora_concurrency_limit: int = 40  # in-flight requests per tenant, then 429
+    zuora_rate_per_minute: int = 50000  # requests per rolling minute, then 429
+    async_order_delay_s: float = 0.2  # how long an async order job stays "Processing"
+    # Connector
+    connector_domains: list[str] = field(default_factory=list)  # registered sfdc domains
+    connector_delay_s: float = 0.3  # the connector syncs this long after it answered
+    # Network behaviour (see sandbox.http.FaultPlan)
+    latency_ms: float = 0.0
+    faults: str = ""
