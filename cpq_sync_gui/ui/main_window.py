@@ -8,11 +8,12 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
-    QPlainTextEdit,
     QTableView,
     QTabWidget,
     QToolBar,
 )
+
+from cpq_sync_gui.ui.log_pane import LogPane
 
 
 class MainWindow(QMainWindow):
@@ -44,13 +45,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.orders_view, "Orders")
         self.setCentralWidget(self.tabs)
 
-        self.log_view = QPlainTextEdit(self)
-        self.log_view.setObjectName("logPane")
-        self.log_view.setAccessibleName("Log")
-        self.log_view.setReadOnly(True)
+        self.log_pane = LogPane(self)
         log_dock = QDockWidget("Log", self)
         log_dock.setObjectName("logDock")
-        log_dock.setWidget(self.log_view)
+        log_dock.setWidget(self.log_pane)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, log_dock)
 
         quit_action = QAction("&Quit", self)

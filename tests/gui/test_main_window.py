@@ -17,6 +17,6 @@ def test_main_window_has_accounts_and_orders_tabs_and_a_log(qtbot):
     assert [tabs.tabText(i) for i in range(tabs.count())] == ["Accounts", "Orders"]
     assert window.findChild(QTableView, "accountsTable") is not None
     assert window.findChild(QTableView, "ordersTable") is not None
-    log = window.findChild(QPlainTextEdit, "logPane")
+    log = window.findChild(QPlainTextEdit, "logView")
     assert log is not None
     assert log.isReadOnly()
