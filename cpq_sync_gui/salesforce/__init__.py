@@ -1,0 +1,1 @@
+"""Salesforce side of the sync: record ids, and (elsewhere in this package) the REST client."""
