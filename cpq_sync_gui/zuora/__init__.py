@@ -1,0 +1,1 @@
+"""Zuora side of the sync: the REST client, ZOQL helpers and answers/errors in plain words."""
