@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -1116,22 +1115,21 @@ def test_the_sobject_is_checked_before_the_fields(seeded: Seeded) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Speed and safety
+# Large tables and safety (speed is measured in bench/, not asserted here)
 
 
-def test_sorting_50000_records_is_fast() -> None:
+def test_sorting_50000_records_orders_them_all() -> None:
     org = OrgStore(make_schema(), make_id_factory())
     cities_ = ["Paris", "berlin", None, "Dublin"]
     for n in range(50_000):
         org.insert(
             "Account", {"Name": f"Account {(n * 7919) % 50_000:05}", "BillingCity": cities_[n % 4]}
         )
-    started = time.perf_counter()
     result = execute("SELECT Id, Name, BillingCity FROM Account ORDER BY Name", org)
-    elapsed = time.perf_counter() - started
     assert result.total_size == 50_000
-    assert [r["Name"] for r in result.records[:2]] == ["Account 00000", "Account 00001"]
-    assert elapsed < 1.0, f"took {elapsed:.2f}s"
+    names = [r["Name"] for r in result.records]
+    assert names == sorted(names)
+    assert names[:2] == ["Account 00000", "Account 00001"]
 
 
 def _escape(value: str) -> str:
