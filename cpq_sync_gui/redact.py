@@ -13,7 +13,7 @@ REDACTED = "***"
 MIN_SECRET_LENGTH = 4
 """Shorter values are not registered: blanking every "abc" in a log would blank everything."""
 
-# Names whose values are secrets wherever they appear as key=value, "key": "value" or <key>value</key>.
+# Names whose values are secrets wherever they appear: key=value, "key": "value", <key>…</key>.
 SECRET_KEYS = (
     "access_token",
     "refresh_token",
@@ -38,8 +38,11 @@ _AUTH_HEADER = re.compile(
     ([^\s'",;}]+)                                     # the credential
     """
 )
-# A bare "Bearer xyz" / "OAuth xyz" without a header name (e.g. in an exception text).
-_BARE_SCHEME = re.compile(r"(?i)\b(bearer|oauth)\s+([A-Za-z0-9._~+/=!-]{8,})")
+# A bare "Bearer xyz" / "OAuth xyz" without a header name (e.g. in an exception text). Tokens
+# are long and hold digits; ordinary words after "OAuth" ("OAuth settings") are left alone.
+_BARE_SCHEME = re.compile(
+    r"(?i)\b(bearer|oauth)\s+(?=[A-Za-z._~+/=!-]*\d)([A-Za-z0-9._~+/=!-]{16,})"
+)
 # key=value in query strings, form bodies and cookies.
 _QUERY_VALUE = re.compile(rf"(?i)(?<![A-Za-z0-9_])({_KEYS})=([^&\s#\"'<>;,]*)")
 # "key": "value" (JSON) and 'key': 'value' (Python reprs).
@@ -48,6 +51,8 @@ _JSON_VALUE = re.compile(rf"""(?i)(["'])({_KEYS})\1(\s*:\s*)(["'])((?:\\.|(?!\4)
 _XML_VALUE = re.compile(
     rf"(?is)(<(?:[\w.-]+:)?({_KEYS})(?=[\s>/])[^>]*>)(.*?)(</(?:[\w.-]+:)?\2\s*>)"
 )
+# The password part of credentials in a URL: scheme://user:password@host
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
 # A Salesforce session id: org id, "!", then the opaque part.
 _SALESFORCE_SESSION_ID = re.compile(r"00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]{20,}")
 # A JSON Web Token (bearer assertions, some access tokens).
@@ -104,13 +109,16 @@ class Redactor:
         pattern = self._values_pattern()
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
+        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
         text = _SALESFORCE_SESSION_ID.sub(REDACTED, text)
         text = _JWT.sub(REDACTED, text)
         text = _AUTH_HEADER.sub(_auth_header_replacement, text)
         text = _BARE_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
         text = _JSON_VALUE.sub(
-            lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{m.group(4)}"
-            f"{REDACTED}{m.group(4)}",
+            lambda m: (
+                f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{m.group(4)}"
+                f"{REDACTED}{m.group(4)}"
+            ),
             text,
         )
         text = _XML_VALUE.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(4)}", text)
@@ -169,8 +177,8 @@ class RedactingFilter(logging.Filter):
             if not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self.redactor.redact(record.exc_text)
-            # Keep the type for handlers that check it, drop the live exception whose
-            # str() and traceback locals would bypass the redaction.
+            # Drop the live exception: a handler that formats it again (str(), traceback)
+            # would bypass the redaction. The redacted text stays in exc_text.
             record.exc_info = None
         elif record.exc_text:
             record.exc_text = self.redactor.redact(record.exc_text)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from cpq_sync_gui.redact import default_redactor
 
 # Without a display Qt aborts with SIGABRT unless it is told to render offscreen. This must
 # happen before anything imports Qt; tests that need a real window start Xvfb themselves.
@@ -22,6 +25,13 @@ def cpq_sync_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("CPQ_SYNC_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def fresh_redactor() -> Iterator[None]:
+    """Secrets one test registers must not blank words in the next test's messages."""
+    yield
+    default_redactor.clear()
 
 
 @pytest.fixture(scope="session")
