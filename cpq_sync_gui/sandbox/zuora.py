@@ -327,6 +327,7 @@ class ZuoraService:
             ("POST", r"/v1/action/queryMore", self._query_more),
             ("POST", r"/v1/accounts", self._create_account),
             ("GET", r"/v1/accounts/(?P<key>[^/]+)", self._get_account),
+            ("PUT", r"/v1/accounts/(?P<key>[^/]+)", self._update_account),
             ("GET", r"/v1/accounts/(?P<key>[^/]+)/summary", self._account_summary),
             ("POST", r"/v1/orders", self._create_order),
             ("POST", r"/v1/async/orders", self._create_order_async),
@@ -388,6 +389,9 @@ class ZuoraService:
 
     def _create_account(self, request: Request) -> Response:
         return Response.json(self.tenant.create_account(self._json_body(request)))
+
+    def _update_account(self, request: Request, key: str) -> Response:
+        return Response.json(self.tenant.update_account(key, self._json_body(request)))
 
     def _account_or_404(self, key: str) -> dict[str, Any]:
         account = self.tenant.account_by_key(key)

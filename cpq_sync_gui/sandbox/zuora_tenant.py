@@ -346,6 +346,35 @@ class ZuoraTenant:
                 "soldToContactId": account["soldToContactId"],
             }
 
+    def update_account(self, key: str, payload: Any) -> dict[str, Any]:
+        """Change an account as ``PUT /v1/accounts/{key}`` does (name, notes, salesRep,
+        contacts); raises :class:`ZuoraError`. Currency and bill cycle stay as they were."""
+        if not isinstance(payload, dict):
+            raise ZuoraError(MALFORMED, "The request body must be a JSON object.")
+        with self._lock:
+            account = self.accounts.get(key) or self._account_by_number(key)
+            if account is None:
+                raise ZuoraError(NOT_FOUND, f"Cannot find entity by key: '{key}'.")
+            for fixed in ("currency", "crmId", "accountNumber"):
+                if fixed in payload and payload[fixed] != account.get(fixed):
+                    raise ZuoraError(
+                        BUSINESS_RULE, f"{fixed} cannot be changed once the account exists."
+                    )
+            for field in ("name", "notes", "salesRep"):
+                if field in payload:
+                    account[field] = payload[field]
+            for field, contact_key in (
+                ("billToContact", "billToContactId"),
+                ("soldToContact", "soldToContactId"),
+            ):
+                if isinstance(payload.get(field), dict):
+                    contact = self.contacts[account[contact_key]]
+                    contact.update(
+                        {k: v for k, v in payload[field].items() if k in _CONTACT_FIELDS}
+                    )
+            account["updatedDate"] = self._timestamp()
+            return {"success": True}
+
     # --- orders ---------------------------------------------------------------------------------
 
     def _resolve_rate_plan(self, spec: dict[str, Any], path: str) -> dict[str, Any]:

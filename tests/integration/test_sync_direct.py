@@ -231,6 +231,27 @@ def test_a_second_run_creates_nothing(rig_for: Callable[..., Rig]) -> None:
     assert rig.creates() == creates
 
 
+def test_update_existing_changes_the_zuora_account_and_creates_nothing(
+    rig_for: Callable[..., Rig],
+) -> None:
+    rig = rig_for(accounts=12, orders=0)
+    ids = [a["Id"] for a in rig.sandbox.org.all("Account") if a["BillingCountry"]][:3]
+    first = rig.run("accounts", ids)
+    _assert_truthful(rig, first)
+    target = ids[0]
+    rig.sandbox.org.update("Account", target, {"Name": "Renamed In Salesforce Ltd"})
+    creates = rig.creates()
+
+    second = rig.runner().execute(rig.plan("accounts", ids, update_existing=True))
+
+    assert rig.creates() == creates
+    assert {r.state for r in second.records} == {RecordState.SYNCED}
+    (account,) = rig.sandbox.zuora.accounts_by_crm_id(target)
+    assert account["name"] == "Renamed In Salesforce Ltd"
+    assert rig.sandbox.log.count("zuora", "PUT", "/v1/accounts/*") == len(ids)
+    _assert_no_duplicates(rig.sandbox)
+
+
 # --- faults ---------------------------------------------------------------------------------
 
 FAULTS = "http500=5%,reset=5%,reset_after=5%,timeout=5%,http429=5%,success_false=5%"
