@@ -84,11 +84,15 @@ class Job(QObject):
         super().__init__(parent)
         self.name = name
         self.context = JobContext()
-        self._thread = QThread()
+        # The thread belongs to the job (deleted with it, always after it has finished); the
+        # worker lives in the thread and is deleted there when the thread finishes, as Qt's
+        # worker-object pattern asks, so a job can be deleteLater()'d safely once finished.
+        self._thread = QThread(self)
         self._thread.setObjectName(f"job-{name}")
         self._worker = _Worker(function, self.context)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
+        self._thread.finished.connect(self._worker.deleteLater)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
         self._timer = QTimer(self)

@@ -56,3 +56,11 @@ def test_cancel_reaches_the_running_function_and_the_window_stays_free(qtbot):
         job.cancel()
     assert result.args == ["stopped"]
     assert time.monotonic() - began < 1.0
+
+
+def test_a_finished_job_can_be_deleted_later(qtbot):
+    job = Job("short", lambda context: 42)
+    with qtbot.waitSignal(job.finished, timeout=5000):
+        job.start()
+    with qtbot.waitSignal(job.destroyed, timeout=5000):
+        job.deleteLater()
