@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpq_sync_gui import __version__
+from cpq_sync_gui import __version__, cli_buttons, cli_profiles, cli_sync
 from cpq_sync_gui.sandbox.http import FAULT_KINDS
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this computer: versions, the password store (stores, reads and deletes a "
         "test secret) and where files are kept",
     )
+    cli_profiles.add_parser(commands)  # `profiles …` (cli_profiles.py)
+    cli_buttons.register(commands)  # `buttons …` (cli_buttons.py)
+    cli_sync.register(commands)  # `sync …` and `runs …` (cli_sync.py)
     sandbox = commands.add_parser(
         "sandbox", help="the built-in simulated Salesforce org, Zuora tenant and connector"
     ).add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND", required=True)
@@ -127,6 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return cmd_doctor(args)
+    if args.command == "profiles":
+        return cli_profiles.run(args)
+    if args.command == "buttons":
+        return cli_buttons.run(args)
+    if args.command in ("sync", "runs"):
+        return cli_sync.run(args)
     if args.command == "sandbox" and args.sandbox_command == "serve":
         return cmd_sandbox_serve(args)
     parser.print_help()
