@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -42,7 +44,7 @@ def check_sfdc_domain(domain: str) -> str:
     (optionally ``:port``) raises ValueError in plain words.
     """
     text = (domain or "").strip().lower().removeprefix("https://").rstrip("/")
-    match = _DOMAIN.match(text)
+    match = _DOMAIN.fullmatch(text)  # not match(): "$" would let a trailing newline through
     if not match or (match.group(1) is not None and not 1 <= int(match.group(1)) <= 65535):
         raise ValueError(
             "The Salesforce domain for the connector is the org's Lightning host, like "
@@ -52,17 +54,48 @@ def check_sfdc_domain(domain: str) -> str:
 
 
 def check_endpoint_url(url: str) -> str:
-    """The connector endpoint: an ``https://`` address with a path and no query string."""
+    """The connector endpoint: an ``https://`` address with a path and no query string.
+
+    The text returned is the text checked: spaces and control characters (which ``urlsplit``
+    would silently drop before parsing) are refused rather than passed on in the request.
+    """
     text = (url or "").strip()
-    parts = urlsplit(text)
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError(
+            f"The connector address must not contain spaces or line breaks, not {url!r:.80}"
+        )
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            f"The connector address is not a valid https:// address (check the host name and "
+            f"the port, a number between 1 and 65535), not {url!r:.80}"
+        ) from None
     if parts.scheme != "https" or not parts.hostname:
         raise ValueError(f"The connector address must start with https://, not {url!r:.80}")
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if parts.query or parts.fragment or "@" in parts.netloc or "?" in text or "#" in text:
         raise ValueError(
             "The connector address must not contain a query string, '#' part or user name; "
             "CPQ Sync adds ?sfdc=…&accountId=… itself"
         )
+    if not _is_host(parts.hostname) or port == 0:
+        raise ValueError(
+            "The connector address must name a server like "
+            f"r7eq6a62d4.execute-api.us-west-2.amazonaws.com (letters, digits, '-' and '.'), "
+            f"with an optional port between 1 and 65535, not {url!r:.80}"
+        )
     return text.rstrip("/")
+
+
+def _is_host(host: str) -> bool:
+    if ":" in host:  # an IPv6 literal, written [::1] in the address
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return _DOMAIN.fullmatch(host) is not None and ":" not in host
 
 
 def button_url(endpoint_url: str, sfdc_domain: str, kind: str, record_id: str) -> str:

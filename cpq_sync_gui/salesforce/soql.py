@@ -13,7 +13,8 @@ __all__ = ["LikeMode", "date_literal", "id_list", "like_pattern", "quote"]
 LikeMode = Literal["contains", "starts_with", "ends_with", "exact"]
 
 # SOQL's own escapes (developer.salesforce.com "Quoted String Escape Sequences"); every other
-# control character goes in as \uXXXX so nothing invisible reaches the query text.
+# control character (C0, DEL and C1) and the Unicode line/paragraph separators go in as
+# \uXXXX, so nothing invisible reaches the query text and a literal is always one line.
 _ESCAPES = {
     "\\": "\\\\",
     "'": "\\'",
@@ -25,7 +26,13 @@ _ESCAPES = {
     "\f": "\\f",
 }
 _TABLE = {ord(char): escaped for char, escaped in _ESCAPES.items()}
-_TABLE.update({code: f"\\u{code:04x}" for code in [*range(0x20), 0x7F] if code not in _TABLE})
+_TABLE.update(
+    {
+        code: f"\\u{code:04x}"
+        for code in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+        if code not in _TABLE
+    }
+)
 _LIKE_TABLE = {ord("%"): "\\%", ord("_"): "\\_"}
 
 
