@@ -149,9 +149,22 @@ def _header_key(cell: str) -> str:
     return re.sub(r"[\s_\-.#]+", "", _clean_token(cell).lower())
 
 
+def _has_id_token(cells: Iterable[str]) -> bool:
+    """True when any piece of ``cells``, split as ids are, has the shape of a Salesforce id.
+
+    A line holding even one such token is data, never a header: an id whose text happens to
+    end in 'id'/'ID' ('Acme 0015g000A0XYabcAID') must not make its line look like 'Account ID'.
+    """
+    return any(
+        _ID_TEXT.fullmatch(_clean_token(piece))
+        for cell in cells
+        for piece in _SEPARATORS.split(cell)
+    )
+
+
 def _looks_like_header(tokens: list[str]) -> bool:
     """A first line made only of words, at least one naming an id ('Id', 'Account ID', …)."""
-    if not tokens or any(_ID_TEXT.match(t) for t in tokens):
+    if not tokens or _has_id_token(tokens):
         return False
     if not all(
         re.fullmatch(r"[A-Za-z0-9 _\-.#()]*[A-Za-z][A-Za-z0-9 _\-.#()]*", t) for t in tokens
@@ -173,7 +186,7 @@ def _csv_id_column(lines: list[str]) -> tuple[list[tuple[int, str]], str, list[s
     if not rows:
         return None
     header = [_clean_token(cell) for cell in rows[0]]
-    if any(_ID_TEXT.match(cell) for cell in header):
+    if _has_id_token(header):
         return None
     keys = [_header_key(cell) for cell in header]
     column = next((i for i, key in enumerate(keys) if key in _ID_HEADERS), None)

@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 import time
+import unicodedata
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,8 +38,14 @@ def profiles_path() -> Path:
 # --- address checks ------------------------------------------------------------------------
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
-_DOMAIN_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::(?P<port>\d{{1,5}}))?$")
+# Always used with fullmatch: "$" would also match before a final line break.
+_HOST_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_DOMAIN_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::(?P<port>\d{{1,5}}))?")
+
+
+def _has_invisible(text: str) -> bool:
+    """Spaces, tabs, line breaks or other control characters (NUL, DEL, …) anywhere in ``text``."""
+    return any(char.isspace() or unicodedata.category(char) == "Cc" for char in text)
 
 
 def _check_port(port: str | None, what: str) -> None:
@@ -52,8 +59,8 @@ def _host_and_port(value: str, what: str) -> str:
     if text.startswith("http://"):
         raise ValueError(f"{what} must use https://, not http://")
     text = text.removeprefix("https://").rstrip("/")
-    match = _DOMAIN_RE.match(text)
-    if not match:
+    match = _DOMAIN_RE.fullmatch(text)
+    if not match or _has_invisible(text):
         raise ValueError(
             f"{what} must be a host name like acme.my.salesforce.com (letters, digits, '-' "
             f"and '.', optionally ':port'), not {value!r}"
@@ -65,6 +72,11 @@ def _host_and_port(value: str, what: str) -> str:
 def _https_url(value: str, what: str, *, allow_path: bool = False) -> str:
     """``https://host[:port]`` (plus a path when allowed), normalised, or a plain-words error."""
     text = value.strip()
+    if _has_invisible(text):
+        # urlsplit would silently delete tabs and line breaks; refuse them (and spaces, NUL)
+        raise ValueError(
+            f"{what} must not contain spaces, line breaks or other invisible characters"
+        )
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme == "http":
@@ -84,9 +96,11 @@ def _https_url(value: str, what: str, *, allow_path: bool = False) -> str:
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"{what}: the port must be a number between 1 and 65535") from None
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{what}: the port must be a number between 1 and 65535")
     host = parts.hostname or ""
-    if not host or not (_HOST_RE.match(host) or ":" in host):  # ':' — an IPv6 literal
+    if not host or not (_HOST_RE.fullmatch(host) or ":" in host):  # ':' — an IPv6 literal
         raise ValueError(f"{what} has an invalid host name {host!r}")
     path = parts.path
     if not allow_path and path not in ("", "/"):
@@ -431,6 +445,11 @@ class NetworkSettings(_Section):
             if info.data.get("proxy_mode") == ProxyMode.MANUAL:
                 raise ValueError("enter the proxy address, like http://proxy.example.com:3128")
             return ""
+        if _has_invisible(value):
+            raise ValueError(
+                "the proxy address must not contain spaces, line breaks or other invisible "
+                "characters"
+            )
         parts = urlsplit(value)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -444,7 +463,9 @@ class NetworkSettings(_Section):
         try:
             port = parts.port
         except ValueError:
-            raise ValueError("the proxy port must be a number between 1 and 65535") from None
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError("the proxy port must be a number between 1 and 65535")
         if port is None:
             raise ValueError(f"the proxy address needs a port, like {value.rstrip('/')}:3128")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
@@ -569,11 +590,20 @@ def _validation_problems(path: Path, raw: dict[str, Any], error: ValidationError
         else:
             where = path.name
             field_path = loc
-        field = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in field_path)
+        field = ".".join(
+            _field_name(part) if isinstance(part, str) else f"[{part}]" for part in field_path
+        )
         field = field.replace(".[", "[")
         message = _plain_validation_message(item, field)
         problems.append(f"{where}, field {field}: {message}" if field else f"{where}: {message}")
     return problems
+
+
+def _field_name(name: str) -> str:
+    """A setting's name as typed in the file, quoted when it holds line breaks or the like."""
+    if name and name.isprintable() and len(name) <= 60:
+        return name
+    return repr(name) if len(name) <= 60 else repr(name[:57]) + "…"
 
 
 def _plain_validation_message(item: Any, field: str) -> str:
@@ -597,6 +627,30 @@ def _plain_validation_message(item: Any, field: str) -> str:
     return message[:1].lower() + message[1:]
 
 
+class _TooLongNumber:
+    """A whole number in the file with more digits than Python converts (4,300 by default).
+
+    json.loads would raise a bare ValueError for it; kept as this placeholder instead, the
+    field that holds it is refused by validation like any other wrong value, by name.
+    """
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"a number of {self.digits:,} digits"
+
+
+def _parse_int(text: str) -> int | _TooLongNumber:
+    try:
+        return int(text)
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return _TooLongNumber(len(text.lstrip("-")))
+
+
+_TOO_DEEP = "brackets are nested too deeply to be connection profiles"
+
+
 def _parse(path: Path, data: bytes) -> ProfilesFile:
     try:
         text = data.decode("utf-8-sig")
@@ -605,9 +659,13 @@ def _parse(path: Path, data: bytes) -> ProfilesFile:
             path, [f"{path.name}: not UTF-8 text (bad byte at offset {error.start})"]
         ) from None
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as error:
         raise SettingsFileError(path, [_json_problem(path, error)]) from None
+    except RecursionError:
+        raise SettingsFileError(path, [f"{path.name}: {_TOO_DEEP}"]) from None
+    except ValueError as error:  # any other number or text Python cannot convert
+        raise SettingsFileError(path, [f"{path.name}: {error}"[:300]]) from None
     if not isinstance(raw, dict):
         raise SettingsFileError(
             path,
@@ -616,6 +674,14 @@ def _parse(path: Path, data: bytes) -> ProfilesFile:
     version = raw.get("format_version")
     if version is None:
         raise SettingsFileError(path, [f"{path.name}, field format_version: is missing"])
+    if isinstance(version, _TooLongNumber):
+        raise SettingsFileError(
+            path,
+            [
+                f"{path.name}, field format_version: unknown format ({version!r}); this CPQ "
+                f"Sync reads format {FORMAT_VERSION}"
+            ],
+        )
     if type(version) is not int or version != FORMAT_VERSION:
         newer = type(version) is int and version > FORMAT_VERSION
         hint = " — written by a newer CPQ Sync; update CPQ Sync to open it" if newer else ""
@@ -630,6 +696,8 @@ def _parse(path: Path, data: bytes) -> ProfilesFile:
         parsed = ProfilesFile.model_validate(raw)
     except ValidationError as error:
         raise SettingsFileError(path, _validation_problems(path, raw, error)) from None
+    except RecursionError:
+        raise SettingsFileError(path, [f"{path.name}: {_TOO_DEEP}"]) from None
     seen: dict[str, str] = {}
     for profile in parsed.profiles:
         key = profile.name.casefold()

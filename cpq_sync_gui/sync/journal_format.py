@@ -307,6 +307,38 @@ def journal_error(path: Path, exc: sqlite3.Error) -> JournalError:
     return JournalError(f"The run journal {path} could not be used: {text}.")
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SQLITE_HEADER_SIZE = 100  # every SQLite database file starts with this many header bytes
+
+
+def _check_header(path: Path) -> bool:
+    """True when ``path`` holds data; JournalError unless that data starts as SQLite's does.
+
+    Only a missing or empty (0-byte) file may become a new journal. SQLite itself treats a
+    file shorter than its header (a journal cut to its first byte) as an empty database and
+    would write a new, empty journal over it.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SQLITE_HEADER_SIZE)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise JournalError(
+            f"The run journal {path} could not be read: {exc.strerror or exc}."
+        ) from exc
+    if not head:
+        return False
+    if len(head) < _SQLITE_HEADER_SIZE:
+        plural = "s" if len(head) != 1 else ""
+        why = f"only {len(head)} byte{plural}, shorter than a SQLite file's header"
+    elif not head.startswith(_SQLITE_HEADER):
+        why = "it does not start with a SQLite file's header"
+    else:
+        return True
+    raise journal_error(path, sqlite3.DatabaseError(f"file is not a database: {why}"))
+
+
 def open_connection(path: Path) -> sqlite3.Connection:
     """Open (or create) the journal at ``path``; JournalError when it must not be used."""
     try:
@@ -315,7 +347,7 @@ def open_connection(path: Path) -> sqlite3.Connection:
         raise JournalError(
             f"The folder for the run journal, {path.parent}, could not be created: {exc}."
         ) from exc
-    existed = path.exists() and path.stat().st_size > 0
+    existed = _check_header(path)
     try:
         conn = sqlite3.connect(path, timeout=15.0, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:

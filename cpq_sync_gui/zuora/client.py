@@ -40,6 +40,7 @@ __all__ = [
     "ZuoraReason",
     "check_track_id",
     "classify_network_error",
+    "or_queries",
 ]
 
 ErrorKind = Literal[
@@ -55,6 +56,7 @@ ErrorKind = Literal[
 
 TOKEN_REFRESH_MARGIN_S = 60.0  # get a new token this long before the old one expires
 MAX_IDEMPOTENCY_KEY = 255
+MAX_ZOQL_LENGTH = 10_000  # Zuora refuses a ZOQL query of more characters; stay below it
 _TRACK_ID = re.compile(r"^[\x20-\x7e]{1,64}$")
 _TRACK_ID_FORBIDDEN = frozenset(":;\"'")
 _NOT_FOUND_CATEGORY = 40
@@ -391,6 +393,26 @@ class CatalogMatch:
         if sku and sku in self.by_sku:
             return self.by_sku[sku].rate_plans
         return ()
+
+
+def or_queries(head: str, conditions: Iterable[str]) -> Iterator[str]:
+    """``head`` + conditions joined by ``or``, as few queries as Zuora's limits allow.
+
+    Each query has at most ``zoql.MAX_CONDITIONS`` conditions and fewer than
+    ``MAX_ZOQL_LENGTH`` characters (200 conditions on 32-character Zuora ids are ~11,600).
+    The conditions must already be safe ZOQL (values quoted by ``zoql.quote``).
+    """
+    chunk: list[str] = []
+    length = len(head)
+    for condition in conditions:
+        added = len(condition) + (len(" or ") if chunk else 0)
+        if chunk and (len(chunk) >= zoql.MAX_CONDITIONS or length + added >= MAX_ZOQL_LENGTH):
+            yield head + " or ".join(chunk)
+            chunk, length, added = [], len(head), len(condition)
+        chunk.append(condition)
+        length += added
+    if chunk:
+        yield head + " or ".join(chunk)
 
 
 def _charge(raw: Mapping[str, Any]) -> ZuoraCharge:
@@ -1027,7 +1049,7 @@ class ZuoraClient:
         return plans
 
     def _with_charges(self, plans: Iterable[ZuoraRatePlan]) -> None:
-        """Fetch (one ZOQL query per 200 plans) the charges of plans that came without them."""
+        """Fetch the charges of plans that came without them (≤200 plans per ZOQL query)."""
         with self._cache_lock:
             needed = list(
                 dict.fromkeys(
@@ -1035,11 +1057,11 @@ class ZuoraClient:
                 )
             )
         fetched: dict[str, list[ZuoraCharge]] = {plan_id: [] for plan_id in needed}
-        for batch in zoql.batched(needed, zoql.MAX_CONDITIONS):
-            conditions = " or ".join(f"ProductRatePlanId = {zoql.quote(i)}" for i in batch)
-            fields = "Id, Name, ChargeType, ChargeModel, BillingPeriod, ProductRatePlanId"
-            # every value is quoted by zoql.quote
-            text = f"select {fields} from ProductRatePlanCharge where {conditions}"  # noqa: S608
+        fields = "Id, Name, ChargeType, ChargeModel, BillingPeriod, ProductRatePlanId"
+        head = f"select {fields} from ProductRatePlanCharge where "  # noqa: S608
+        # every value is quoted by zoql.quote; or_queries keeps each query under Zuora's limits
+        conditions = (f"ProductRatePlanId = {zoql.quote(i)}" for i in needed)
+        for text in or_queries(head, conditions):
             for record in self.query(text):
                 plan_id = str(record.get("ProductRatePlanId"))
                 if plan_id in fetched:

@@ -392,12 +392,6 @@ def test_a_truncated_journal_is_reported_and_kept(tmp_path: Path, seed: int) -> 
     _assert_refused_and_kept(path, whole[:cut], "damaged", "left untouched")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journal_format.open_connection: a 1-byte journal.sqlite3 (a journal truncated to "
-    "its first byte) passes quick_check as an empty database and is silently replaced by a "
-    "new, empty journal instead of being reported (any 2+ bytes are refused)",
-)
 def test_a_journal_truncated_to_one_byte_is_reported_and_kept(tmp_path: Path) -> None:
     whole = _journal_with_runs(tmp_path / "whole.sqlite3")
     path = journal_path()
