@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the main window, run for about a second, print OK and exit (used by CI)",
     )
     parser.add_argument(
+        "--color-scheme",
+        choices=("auto", "light", "dark"),
+        default="auto",
+        help="light or dark look regardless of the system setting (default: follow the system)",
+    )
+    parser.add_argument(
         "--screenshot",
         metavar="PNG",
         type=Path,

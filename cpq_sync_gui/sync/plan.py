@@ -202,15 +202,22 @@ def build_plan(
         currency = _org_currency(sf)
         if currency:
             options = replace(options, mapping=replace(options.mapping, org_currency=currency))
-    existing_orders = _existing_orders(zuora_client, orders) if zuora_client is not None else {}
     catalog: Catalog | None = Catalog() if zuora_client is not None else None
-    if orders and zuora_client is not None:
-        product2_ids = sorted({i.product2_id for o in orders for i in o.items if i.product2_id})
-        skus = sorted({i.product_code for o in orders for i in o.items if i.product_code})
-        if product2_ids or skus:
-            catalog = catalog_from_rate_plans(
-                _patiently(zuora_client.find_rate_plans, product2_ids, skus)
-            )
+    # The catalog look-ups (one request per product, one after another) run beside the order
+    # look-ups (one per order, LOOKUP_THREADS at a time) instead of after them: LOOKUP_THREADS
+    # + 1 requests at once, and the catalog's time hides behind the orders' (bench/bench_sync).
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        rate_plans = None
+        if orders and zuora_client is not None:
+            product2_ids = sorted({i.product2_id for o in orders for i in o.items if i.product2_id})
+            skus = sorted({i.product_code for o in orders for i in o.items if i.product_code})
+            if product2_ids or skus:
+                rate_plans = beside.submit(
+                    _patiently, zuora_client.find_rate_plans, product2_ids, skus
+                )
+        existing_orders = _existing_orders(zuora_client, orders) if zuora_client is not None else {}
+        if rate_plans is not None:
+            catalog = catalog_from_rate_plans(rate_plans.result())
 
     planner = _Planner(
         options=options,

@@ -140,6 +140,7 @@ class RecordSender:
             finally:
                 self.limit.release()
             if error.kind == "rate_limited":
+                self._cap(error.concurrency_limit)
                 self._throttled("Zuora asked to slow down (429)")
             else:
                 self._note_pressure(error.concurrency_remaining, error.concurrency_limit)
@@ -236,7 +237,17 @@ class RecordSender:
         if new is not None:
             self._log("WARNING", f"{why}: now {new} request(s) at a time.")
 
+    def _cap(self, tenant_limit: int | None) -> None:
+        new = self.limit.cap(tenant_limit)
+        if new is not None:
+            self._log(
+                "INFO",
+                f"Zuora allows {new} requests at a time for this tenant: sending at most {new} "
+                "at once.",
+            )
+
     def _note_pressure(self, remaining: int | None, limit: int | None) -> None:
+        self._cap(limit)
         new = self.limit.pressure(remaining, limit)
         if new is not None:
             self._log(

@@ -94,6 +94,19 @@ class AdaptiveLimit:
                 return after
             return None
 
+    def cap(self, tenant_limit: int | None) -> int | None:
+        """Zuora states its concurrency limit in its answers (Concurrency-Limit-Limit): never
+        send more at once than that, whatever the run was set to. Returns the new maximum when
+        it dropped (more at once would only earn 429s: bench/bench_sync.py, docs/performance.md)."""
+        if tenant_limit is None or tenant_limit < 1:
+            return None
+        with self._cond:
+            if tenant_limit >= self.maximum:
+                return None
+            self.maximum = tenant_limit
+            self._limit = min(self._limit, float(tenant_limit))
+            return tenant_limit
+
     def pressure(self, remaining: int | None, limit: int | None) -> int | None:
         """Concurrency-Limit-Remaining from an answer: low (≤10 % or ≤2) counts as a push back."""
         if remaining is None:
