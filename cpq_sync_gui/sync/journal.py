@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cpq_sync_gui.redact import redact
 from cpq_sync_gui.sync import journal_format
 from cpq_sync_gui.sync.events import RecordState
 from cpq_sync_gui.sync.journal_format import (
@@ -219,9 +220,14 @@ class RunJournal:
         request_id: str | None = None,
         track_id: str | None = None,
     ) -> str | None:
-        """Move a record to ``new_state``; returns the state it had. None values keep the old."""
+        """Move a record to ``new_state``; returns the state it had. None values keep the old.
+
+        Texts are redacted before they are stored: an exception text can carry a token.
+        """
         state = state_value(new_state)
         now = now_text()
+        detail = redact(detail) if detail else detail
+        error = redact(error) if error else error
         with self._transaction() as conn:
             row = conn.execute(
                 "SELECT state, attempt FROM records WHERE run_id = ? AND record_id = ?",
@@ -268,6 +274,7 @@ class RunJournal:
         """Move many records at once (one transaction: cancelling 10,000 records is one fsync)."""
         state = state_value(new_state)
         now = now_text()
+        detail = redact(detail)
         with self._transaction() as conn:
             for record_id in record_ids:
                 row = conn.execute(

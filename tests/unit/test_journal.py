@@ -309,3 +309,29 @@ def test_damaged_pages_are_detected(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match=r"is damaged \(database disk image is malformed"):
         RunJournal(path)
     assert path.read_bytes() == before
+
+
+def test_error_texts_are_redacted_before_they_reach_the_journal_file(tmp_path):
+    from cpq_sync_gui.redact import register_secret
+    from cpq_sync_gui.sync.events import RecordState
+    from cpq_sync_gui.sync.journal import NewRecord, RunJournal
+
+    secret = "journal-secret-Zx81-value"
+    register_secret(secret)
+    path = tmp_path / "journal.sqlite3"
+    journal = RunJournal(path)
+    run_id = journal.create_run(
+        profile="profile",
+        kind="accounts",
+        engine="direct",
+        records=[NewRecord("0015g000000AAAAAAA", "account", "Acme")],
+    )
+    journal.record_transition(
+        run_id, "0015g000000AAAAAAA", RecordState.FAILED,
+        error=f"HTTP 401 for https://x/services?access_token={secret} (client_secret={secret})",
+    )  # fmt: skip
+    journal.close()
+    written = [file for file in tmp_path.glob("journal.sqlite3*") if file.is_file()]
+    assert written
+    for file in written:
+        assert secret.encode() not in file.read_bytes(), file.name
