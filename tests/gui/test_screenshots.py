@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from PySide6.QtGui import QImage
 
+from tests.helpers.screenshots import check_picture
 from tests.helpers.xvfb import xvfb
 
 
@@ -25,12 +25,5 @@ def test_main_window_screenshot_under_xvfb(artifacts_dir):
             timeout=120,
         )
     assert result.returncode == 0, result.stdout + result.stderr
-    image = QImage(str(target))
-    assert not image.isNull()
-    assert image.width() >= 800
+    image = check_picture(target)
     assert image.height() >= 500
-    # A real window has content: many distinct colours, not a blank rectangle.
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
-    }
-    assert len(colours) > 5

@@ -6,17 +6,14 @@ Written to build/test-artifacts/ and copied to docs/images/ for docs/connections
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 from PySide6.QtGui import QImage
 
-from tests.conftest import REPO
+from tests.helpers.screenshots import publish
 from tests.helpers.xvfb import xvfb
-
-DOCS_IMAGES = REPO / "docs" / "images"
 
 
 def distinct_colours(image: QImage) -> int:
@@ -59,6 +56,5 @@ def test_connections_dialog_screenshot_under_xvfb(artifacts_dir, tmp_path):
         if badge.pixelColor(x, y).name() == "#c62828"
     ]
     assert len(reds) > 50
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
     for picture in (dialog_png, badge_png):
-        shutil.copyfile(picture, DOCS_IMAGES / picture.name)
+        publish(picture)
