@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -132,21 +133,69 @@ def test(extra: list[str]) -> int:
 
 
 def in_session(extra: list[str]) -> int:
-    """Inside dbus-run-session: unlock a fresh gnome-keyring, then run pytest."""
-    keyring_daemon = subprocess.run(
-        ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
-        input=KEYRING_TEST_PASSWORD.encode(),
-        capture_output=True,
-        check=False,
-    )
-    if keyring_daemon.returncode != 0:
-        say("could not start gnome-keyring-daemon: " + keyring_daemon.stderr.decode().strip())
-        return 2
-    code = subprocess.call([str(venv_bin("python")), "-m", "pytest", *extra], cwd=ROOT)
+    """Inside dbus-run-session: a fresh, unlocked gnome-keyring for the whole run, then pytest.
+
+    The keyring daemon runs in the foreground as our child, so it lives exactly as long as the
+    tests, and if it ever dies its exit code and messages are reported (were it replaced by a
+    D-Bus-activated daemon, that one would have no unlocked keyring and tests would fail with
+    prompts that cannot open on a headless machine).
+    """
+    log_path = Path(os.environ.get("CPQ_SYNC_TEST_HOME", str(BUILD))) / "gnome-keyring.log"
+    with log_path.open("wb") as log:
+        daemon = subprocess.Popen(
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        assert daemon.stdin is not None
+        daemon.stdin.write(KEYRING_TEST_PASSWORD.encode())
+        daemon.stdin.close()
+        if not wait_for_secret_service(daemon):
+            say(f"gnome-keyring-daemon did not start; see {log_path}")
+            daemon.kill()
+            return 2
+        try:
+            code = subprocess.call([str(venv_bin("python")), "-m", "pytest", *extra], cwd=ROOT)
+        finally:
+            if daemon.poll() is not None:
+                say(
+                    f"gnome-keyring-daemon died during the tests (exit {daemon.returncode}); "
+                    f"see {log_path}"
+                )
+                code = code or 1
+            daemon.terminate()
+            daemon.wait(timeout=10)
     if code == 5:
         say("pytest collected no tests: that is a failure, not a pass")
         return 1
     return code
+
+
+def wait_for_secret_service(daemon: subprocess.Popen[bytes], seconds: float = 10) -> bool:
+    """True once the daemon owns org.freedesktop.secrets on the session bus."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            return False
+        owner = subprocess.run(
+            [
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.secrets",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if "boolean true" in owner.stdout:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 COMMANDS = {"demo": demo, "test": test, "_in-session": in_session}
