@@ -402,10 +402,10 @@ def test_closing_during_a_run_asks_then_cancels_and_leaves_no_thread(
 
 _CHILD = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     sys.path.insert(0, sys.argv[2])
     from tests.gui.test_sync_runs import child_main
-    child_main(json.loads(open(sys.argv[1]).read()))
+    child_main(json.loads(os.environ['CPQ_SYNC_TEST_CHILD']))
     """
 )
 
@@ -443,15 +443,13 @@ def test_a_killed_run_is_offered_for_resume_at_start_up_and_finishes(
         "secrets": sandbox_secret_values(sandbox),
         "ids": order_ids,
     }
-    info_path = tmp_path / "child.json"
-    info_path.write_text(json.dumps(info))
     synced = 0
     with subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(info_path), str(REPO)],
+        [sys.executable, "-c", _CHILD, "-", str(REPO)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env={**os.environ, "CPQ_SYNC_TEST_CHILD": json.dumps(info)},  # secrets: never a file
     ) as child:
         assert child.stdout is not None
         assert child.stderr is not None

@@ -284,10 +284,10 @@ def test_faults_on_every_zuora_post_end_in_final_states_without_duplicates(
 
 _CHILD = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     sys.path.insert(0, sys.argv[2])
     from tests.integration.test_sync_direct import child_main
-    child_main(json.loads(open(sys.argv[1]).read()))
+    child_main(json.loads(os.environ['CPQ_SYNC_TEST_CHILD']))
     """
 )
 
@@ -340,15 +340,13 @@ def test_kill_9_mid_run_then_resume_loses_nothing_and_duplicates_nothing(
         },
         "ids": order_ids,
     }
-    info_path = tmp_path / "child.json"
-    info_path.write_text(json.dumps(info))
     synced = 0
     with subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(info_path), str(REPO)],
+        [sys.executable, "-c", _CHILD, "-", str(REPO)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env={**os.environ, "CPQ_SYNC_TEST_CHILD": json.dumps(info)},  # secrets: never a file
     ) as child:
         assert child.stdout is not None
         assert child.stderr is not None
