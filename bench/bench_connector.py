@@ -230,10 +230,10 @@ def main() -> int:
     name = f"connector-poll-{args.poll_interval:g}" if args.poll_interval else "connector"
     path = write_result(name, result, load_before=load_before)
     print(
-        f"connector wall {wall:.2f} s  floor {floor_s:.2f} s  ratio {headline['floor_ratio']:.2f}  "
+        f"connector wall {wall:.2f} s  floor {floor_s:.2f} s  ratio {headline['floor_ratio']:.3f}  "
         f"x naive {headline['naive_speedup']:.1f}  {'MET' if headline['met'] else 'MISSED'}"
     )
-    print(f"wrote {path.relative_to(REPO)}")
+    print(f"wrote {path}")
     return 0
 
 

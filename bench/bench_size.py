@@ -145,7 +145,7 @@ def main() -> int:
         f"onedir {onedir['total']['MB']} MB ({onedir['total']['MiB']} MiB, {onedir['files']} files); "
         f"onefile cpq-sync-gui {gui.get('MB')} MB ({gui.get('MiB')} MiB)"
     )
-    print(f"wrote {path.relative_to(REPO)}")
+    print(f"wrote {path}")
     return 0
 
 

@@ -19,6 +19,7 @@ hook); without them this benchmark builds onedir first (and onefile unless --qui
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -113,6 +114,30 @@ def measure(env: dict[str, str], runs: int, with_onefile: bool) -> dict[str, Any
     return out
 
 
+def breakdown(env: dict[str, str], runs: int) -> dict[str, Any]:
+    """Median time of each start-up phase of the app from source (bench/startup_probe.py)."""
+    marks: dict[str, list[float]] = {}
+    for _ in range(runs):
+        run_env = dict(env, CPQ_SYNC_HOME=tempfile.mkdtemp(prefix="cpq-sync-bench-start-"))
+        done = subprocess.run(
+            [PYTHON, str(REPO / "bench" / "startup_probe.py")],
+            env=run_env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=True,
+        )
+        for name, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            marks.setdefault(name, []).append(value)
+    at = {name: median(values) for name, values in marks.items()}
+    phases, previous = {}, 0.0
+    for name, value in at.items():
+        phases[name] = round(value - previous, 3)
+        previous = value
+    return {"at_s": {k: round(v, 3) for k, v in at.items()}, "phase_s": phases}
+
+
 def main() -> int:
     from tests.helpers.xvfb import xvfb
 
@@ -144,6 +169,8 @@ def main() -> int:
         with xvfb() as env:
             xenv = dict(base_env, DISPLAY=env["DISPLAY"], QT_QPA_PLATFORM="xcb")
             platforms["xvfb"] = measure(xenv, runs, not args.quick)
+    print("where the source start-up goes (bench/startup_probe.py) ...", flush=True)
+    phases = breakdown(dict(base_env, QT_QPA_PLATFORM="offscreen"), runs)
     headline: dict[str, Any] = {}
     for platform_name, figures in platforms.items():
         for name, value in figures.items():
@@ -163,6 +190,7 @@ def main() -> int:
             "app_args": "--smoke (no keyring prompt), fresh CPQ_SYNC_HOME per start",
         },
         "headline": headline,
+        "source_phases_offscreen": phases,
         "platforms": platforms,
     }
     path = write_result("startup", result, load_before=load_before)
@@ -171,7 +199,10 @@ def main() -> int:
             f"{key:32} {h['s'] * 1000:6.0f} ms  bare {h['bare_s'] * 1000:4.0f} ms  "
             f"x{h['ratio']:.2f}  {'MET' if h['met'] else 'MISSED'}"
         )
-    print(f"wrote {path.relative_to(REPO)}")
+    print(
+        "source start-up phases (s): " + ", ".join(f"{k} {v}" for k, v in phases["phase_s"].items())
+    )
+    print(f"wrote {path}")
     return 0
 
 

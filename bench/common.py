@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+# bench/run.py --quick points this at bench/results/quick/ so a smoke run never overwrites the
+# full-scale figures that docs/performance.md quotes.
+RESULTS = Path(os.environ.get("CPQ_BENCH_RESULTS") or REPO / "bench" / "results")
 PYTHON = sys.executable
 
 if str(REPO) not in sys.path:

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick            # ~1/10 scale, about 2 minutes
     .venv/bin/python bench/run.py --only sync        # one (or more: --only sync --only size)
 
+--quick writes to bench/results/quick/ (the full-scale figures in bench/results/ stay).
 Each benchmark runs in its own process (clean RSS and start-up, no state shared), in this
 order: sync, connector, listing, ui_stall, size, startup (startup times size's builds).
 bench_listing.py and bench_ui_stall.py are run when present. A benchmark that fails its own
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -27,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import PYTHON, RESULTS, load_average, machine_info  # noqa: E402
+from bench.common import PYTHON, load_average, machine_info  # noqa: E402
 
 Row = tuple[str, str, str, str]  # figure, value, target, verdict
 # Harmless Qt chatter under QT_QPA_PLATFORM=offscreen: kept in the logs, not echoed.
@@ -64,7 +66,7 @@ def sync_rows(data: dict[str, Any]) -> list[Row]:
         rows.append(
             (
                 f"{kind}: floor / wall",
-                f"{h['floor_ratio']:.2f} (floor {_s(h['floor_s'])})",
+                f"{h['floor_ratio']:.3f} (floor {_s(h['floor_s'])})",
                 ">= 0.7",
                 _verdict(h["floor_ratio"] >= 0.7),
             )
@@ -87,7 +89,7 @@ def sync_rows(data: dict[str, Any]) -> list[Row]:
         )
     over = data.get("scenarios", {}).get("over_limit_16", {}).get("total")
     if over:
-        rows.append(("16 at a time (limit 10): floor / wall", f"{over['floor_ratio']:.2f}", "", ""))
+        rows.append(("16 at a time (limit 10): floor / wall", f"{over['floor_ratio']:.3f}", "", ""))
     return rows
 
 
@@ -101,7 +103,7 @@ def connector_rows(data: dict[str, Any]) -> list[Row]:
         ("requests per record", f"{h['requests_per_record']:.2f}", "", ""),
         (
             "floor / wall",
-            f"{h['floor_ratio']:.2f} (floor {_s(h['floor_s'])})",
+            f"{h['floor_ratio']:.3f} (floor {_s(h['floor_s'])})",
             ">= 0.7",
             _verdict(h["floor_ratio"] >= 0.7),
         ),
@@ -231,12 +233,15 @@ def _supported(script: Path, flags: list[str]) -> list[str]:
     return kept
 
 
-def run_one(bench: Bench, quick: bool, log_dir: Path) -> dict[str, Any]:
+def run_one(bench: Bench, quick: bool, results: Path) -> dict[str, Any]:
     script = REPO / "bench" / bench.script
-    result_path = RESULTS / f"{bench.name}.json"
+    result_path = results / f"{bench.name}.json"
+    log_dir = results / "logs"
     if not script.exists():
         return {"status": "not present", "seconds": 0.0, "rows": []}
     args = _supported(script, bench.quick_args) if quick else []
+    if quick and _supported(script, ["--out", str(result_path)]):
+        args += ["--out", str(result_path)]  # a script that writes its own file (ui_stall)
     command = [PYTHON, str(script), *args]
     print(f"\n== {bench.name}: {' '.join(command[1:])}", flush=True)
     began_wall = time.time()
@@ -244,7 +249,12 @@ def run_one(bench: Bench, quick: bool, log_dir: Path) -> dict[str, Any]:
     log_path = log_dir / f"{bench.name}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ, CPQ_BENCH_RESULTS=str(results)),
         )
         assert process.stdout is not None
         tail: list[str] = []
@@ -314,9 +324,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     chosen = [b for b in BENCHES if not args.only or b.name in args.only]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log_dir = RESULTS / "logs"
-    log_dir.mkdir(exist_ok=True)
+    results = REPO / "bench" / "results" / ("quick" if args.quick else "")
+    (results / "logs").mkdir(parents=True, exist_ok=True)
     machine = machine_info()
     load_before = load_average()
     print(
@@ -325,7 +334,7 @@ def main() -> int:
         flush=True,
     )
     began = time.perf_counter()
-    outcomes = {b.name: run_one(b, args.quick, log_dir) for b in chosen}
+    outcomes = {b.name: run_one(b, args.quick, results) for b in chosen}
     total = time.perf_counter() - began
     print_table(outcomes)
     if args.quick:
@@ -355,7 +364,7 @@ def main() -> int:
             for name, o in outcomes.items()
         },
     }
-    path = RESULTS / "summary.json"
+    path = results / "summary.json"
     if args.only and path.exists():  # keep the other benchmarks' last entries
         previous = json.loads(path.read_text())
         summary["benchmarks"] = {**previous.get("benchmarks", {}), **summary["benchmarks"]}
