@@ -38,9 +38,6 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["CPQ_SYNC_HOME"] = tempfile.mkdtemp(prefix="cpq-sync-bench-")
 
-from tests.helpers.pyside_none import keep_none_alive  # noqa: E402
-
-keep_none_alive()  # PySide6 6.12.0 on CPython 3.11 (see the helper)
 
 from bench.common import (  # noqa: E402
     ServedSandbox,

@@ -48,9 +48,6 @@ def child_main(folder: str) -> int:
     """Runs under Xvfb: a sandbox, the real window, a run with failures; saves four pictures."""
     import os
 
-    from tests.helpers.pyside_none import keep_none_alive
-
-    keep_none_alive()
     os.environ.setdefault("CPQ_SYNC_HOME", tempfile.mkdtemp(prefix="cpq-sync-shots-"))
     from cpq_sync_gui.sandbox.config import SandboxConfig
     from cpq_sync_gui.sandbox.sandbox import Sandbox

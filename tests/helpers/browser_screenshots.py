@@ -17,8 +17,6 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from tests.helpers.pyside_none import keep_none_alive
-
 
 def _wait(app: QApplication, done, timeout_s: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout_s
@@ -53,7 +51,6 @@ def main() -> int:
     parser.add_argument("--color-scheme", choices=("light", "dark"), required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    keep_none_alive()
 
     from cpq_sync_gui.connections import SessionSecrets
     from cpq_sync_gui.demo import install_demo_profile, start_demo_sandbox

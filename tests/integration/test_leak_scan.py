@@ -46,13 +46,11 @@ from cpq_sync_gui.sandbox.tls import SandboxTLS
 from cpq_sync_gui.secrets import SecretStore
 from cpq_sync_gui.settings import ProfileStore
 from tests.helpers.cli_sync_rig import REPO, json_lines, summary_of
-from tests.helpers.pyside_none import keep_none_alive
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.qt_log_ignore(r"This plugin does not support raise\(\)"),
 ]
-keep_none_alive()  # PySide6 6.12.0 on CPython 3.11 (see tests/helpers/pyside_none.py)
 
 PROFILE = "Leak check"
 PROXY_USER = "leakuser"
