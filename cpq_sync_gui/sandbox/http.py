@@ -27,6 +27,8 @@ class Request:
     headers: dict[str, str]  # names lower-cased
     body: bytes
     base_url: str  # "https://127.0.0.1:PORT" of the server that received it
+    # Injected latency left for the service to spend (see Service.spends_latency).
+    latency_s: float = 0.0
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -75,7 +77,12 @@ class Response:
 
 
 class Service(Protocol):
-    """A simulated remote system. ``handle`` is called from many threads at once."""
+    """A simulated remote system. ``handle`` is called from many threads at once.
+
+    A service with a true ``spends_latency`` attribute gets the injected latency in
+    :attr:`Request.latency_s` and spends it itself (e.g. while it holds a concurrency slot);
+    otherwise the server waits before calling ``handle``.
+    """
 
     name: str
 
@@ -275,6 +282,9 @@ def _success_false_body() -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as production servers set: headers and body go out in two sends, and with
+    # Nagle's algorithm the body would wait for the client's delayed ACK (~40 ms a request).
+    disable_nagle_algorithm = True
     server: SandboxHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -300,14 +310,40 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "spike":
             delay += plan.spike_ms / 1000.0
             fault = None
+        if fault in (None, "reset_after", "truncated") and getattr(
+            service, "spends_latency", False
+        ):
+            request.latency_s, delay = delay, 0.0
         if delay and server.stopping.wait(delay):
             return
-        status = 0
+        logged = False
+
+        def record(status: int) -> None:
+            """Log the request (status 0: no answer) before the client can see what happens."""
+            nonlocal logged
+            if not logged:
+                logged = True
+                server.log.add(
+                    LoggedRequest(
+                        service=service.name,
+                        method=request.method,
+                        path=request.path,
+                        query=request.query,
+                        headers=request.headers,
+                        body=request.body,
+                        status=status,
+                        fault=fault,
+                        at=time.time(),
+                    )
+                )
+
         try:
             if fault == "reset":
+                record(0)
                 self._reset()
                 return
             if fault == "timeout":
+                record(0)
                 server.stopping.wait(plan.hang_s)
                 self.close_connection = True
                 return
@@ -339,6 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
                         {"message": f"sandbox internal error: {type(exc).__name__}: {exc}"}, 500
                     )
                 if fault == "reset_after":
+                    record(0)
                     self._reset()
                     return
                 if fault == "truncated":
@@ -347,22 +384,10 @@ class _Handler(BaseHTTPRequestHandler):
                         response.body[: max(1, len(response.body) // 2)],
                         dict(response.headers),
                     )
-            status = response.status
+            record(response.status)
             self._send(response)
         finally:
-            server.log.add(
-                LoggedRequest(
-                    service=service.name,
-                    method=request.method,
-                    path=request.path,
-                    query=request.query,
-                    headers=request.headers,
-                    body=request.body,
-                    status=status,
-                    fault=fault,
-                    at=time.time(),
-                )
-            )
+            record(0)
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)

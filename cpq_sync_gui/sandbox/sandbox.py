@@ -16,6 +16,7 @@ from cpq_sync_gui.sandbox.http import FaultPlan, RequestLog, ServiceServer
 from cpq_sync_gui.sandbox.salesforce import SalesforceService
 from cpq_sync_gui.sandbox.tls import SandboxTLS
 from cpq_sync_gui.sandbox.zuora import ZuoraService
+from cpq_sync_gui.sandbox.zuora_payloads import build_validators
 from cpq_sync_gui.sandbox.zuora_tenant import ZuoraTenant
 
 CONNECTOR_PATH = "/default/sfdccpq"
@@ -72,6 +73,7 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         began = time.perf_counter()
+        build_validators()  # before the first creates, which would otherwise each build one
         context = self.tls.server_context()
         for service in (self.salesforce_service, self.zuora_service, self.connector_service):
             self._servers.append(ServiceServer(service, context, self.faults, self.log).start())

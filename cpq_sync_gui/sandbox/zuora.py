@@ -8,6 +8,7 @@ import math
 import re
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,7 +104,22 @@ class ZuoraService:
 
     # --- entry point ----------------------------------------------------------------------------
 
+    @property
+    def spends_latency(self) -> bool:
+        """True: the server leaves the injected latency to :meth:`handle` (see the config)."""
+        return self.config.zuora_latency_in_slot
+
     def handle(self, request: Request) -> Response:
+        response = self._answer(request)
+        self._spend_latency(request)  # what was not spent inside a concurrency slot
+        return response
+
+    def _spend_latency(self, request: Request) -> None:
+        delay, request.latency_s = request.latency_s, 0.0
+        if delay > 0:
+            time.sleep(delay)
+
+    def _answer(self, request: Request) -> Response:
         headers = {"Zuora-Request-Id": str(uuid.uuid4())}
         track = request.header("Zuora-Track-Id")
         if track is not None:
@@ -226,6 +242,11 @@ class ZuoraService:
             "Concurrency-Limit-Remaining": str(remaining),
         }
 
+    def in_flight(self, kind: str = DEFAULT_TYPE) -> int:
+        """How many requests of this concurrency type hold a slot now."""
+        with self._lock:
+            return self._in_flight[kind]
+
     def _api(self, request: Request, headers: dict[str, str]) -> Response:
         kind = self._concurrency_type(request)
         if not self._authorized(request):
@@ -249,6 +270,7 @@ class ZuoraService:
             return self._finish(Response.json(CONCURRENCY_BODY, 429), headers)
         try:
             headers.update(self._concurrency_headers(kind))
+            self._spend_latency(request)  # a real tenant holds the slot while it works
             response = self._idempotent(request, headers)
         finally:
             with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from importlib import resources
 from typing import Any
 
@@ -20,11 +21,35 @@ def _document() -> dict[str, Any]:
     return json.loads(text)
 
 
-@functools.cache
+_VALIDATOR_NAMES = ("CreateAccountRequest", "CreateOrderRequest")
+_validators: dict[str, Draft202012Validator] = {}
+_validators_lock = threading.Lock()
+
+
+def build_validators() -> None:
+    """Build both validators, once per process; the sandbox calls this when it starts.
+
+    Concurrent first callers wait for the one build. The schemas are not checked against the
+    metaschema here (1.3 s of CPU): tests/unit/test_sandbox_payloads.py checks the shipped file.
+    """
+    with _validators_lock:
+        for name in _VALIDATOR_NAMES:
+            if name not in _validators:
+                _validators[name] = Draft202012Validator(_document()["schemas"][name])
+
+
+def built_validators() -> list[str]:
+    """The schema names whose validator is built."""
+    with _validators_lock:
+        return sorted(_validators)
+
+
 def _validator(name: str) -> Draft202012Validator:
-    schema = _document()["schemas"][name]
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    validator = _validators.get(name)
+    if validator is None:
+        build_validators()
+        validator = _validators[name]
+    return validator
 
 
 def zuora_sdk_version() -> str:

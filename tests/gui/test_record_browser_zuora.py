@@ -13,6 +13,7 @@ from cpq_sync_gui.sandbox.sandbox import Sandbox
 from cpq_sync_gui.ui.record_browser import RecordBrowser
 from cpq_sync_gui.ui.record_rows import ACCOUNTS, ORDERS, ZuoraState
 from tests.helpers.records import open_browser, wait_idle
+from tests.helpers.sandbox_clients import account_payload, order_payload
 
 pytestmark = pytest.mark.usefixtures("ca_bundle_points_elsewhere")
 
@@ -21,21 +22,7 @@ pytestmark = pytest.mark.usefixtures("ca_bundle_points_elsewhere")
 
 
 def _zuora_account(sandbox: Sandbox, crm_id: str, name: str) -> str:
-    answer = sandbox.zuora.create_account(
-        {
-            "name": name,
-            "crmId": crm_id,
-            "currency": "USD",
-            "billCycleDay": 1,
-            "autoPay": False,
-            "billToContact": {
-                "firstName": "Ada",
-                "lastName": "Lovelace",
-                "state": "CA",
-                "country": "United States",
-            },
-        }
-    )
+    answer = sandbox.zuora.create_account(account_payload(crm_id, name))
     return str(answer["accountNumber"])
 
 
@@ -85,37 +72,9 @@ def test_zuora_status_column_for_orders(qtbot, sandbox):
     account = sandbox.org.get("Account", order["AccountId"])
     number = _zuora_account(sandbox, account["Id"], account["Name"][:50])
     item = next(i for i in sandbox.org.all("OrderItem") if i["OrderId"] == order["Id"])
+    plan = {"externalCatalogPlanId": item["Product2Id"], "externallyManagedPlanId": item["Id"]}
     sandbox.zuora.create_order(
-        {
-            "orderDate": order["EffectiveDate"],
-            "orderNumber": order["OrderNumber"],
-            "existingAccountNumber": number,
-            "subscriptions": [
-                {
-                    "orderActions": [
-                        {
-                            "type": "CreateSubscription",
-                            "createSubscription": {
-                                "terms": {
-                                    "initialTerm": {
-                                        "startDate": order["EffectiveDate"],
-                                        "period": 12,
-                                        "periodType": "Month",
-                                        "termType": "TERMED",
-                                    }
-                                },
-                                "subscribeToRatePlans": [
-                                    {
-                                        "externalCatalogPlanId": item["Product2Id"],
-                                        "externallyManagedPlanId": item["Id"],
-                                    }
-                                ],
-                            },
-                        }
-                    ]
-                }
-            ],
-        }
+        order_payload(number, plan, order["OrderNumber"], order_date=order["EffectiveDate"])
     )
     browser = open_browser(qtbot, sandbox, ORDERS)
     states = {row.order_number: row.zuora.text for row in browser.model.rows()}

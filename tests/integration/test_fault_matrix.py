@@ -27,14 +27,9 @@ from typing import Any
 
 import pytest
 
-from cpq_sync_gui import secrets as names
-from cpq_sync_gui.net import make_session
 from cpq_sync_gui.salesforce.client import SalesforceClient, SalesforceQueryError
-from cpq_sync_gui.salesforce.session import connect
 from cpq_sync_gui.sandbox.http import Request
 from cpq_sync_gui.sandbox.sandbox import Sandbox
-from cpq_sync_gui.sandbox.zuora_payloads import validate_create_account, validate_create_order
-from cpq_sync_gui.settings import NetworkSettings, Profile, SalesforceSettings
 from cpq_sync_gui.sync.engines import DirectEngine
 from cpq_sync_gui.sync.events import FINAL_STATES, LogLine, RecordState, RecordStateChanged
 from cpq_sync_gui.sync.journal import RunJournal
@@ -42,10 +37,10 @@ from cpq_sync_gui.sync.plan import PlanOptions, SyncPlan, build_plan
 from cpq_sync_gui.sync.runner import RetryPolicy, RunResult, SyncRunner
 from cpq_sync_gui.zuora.client import ZuoraClient
 from tests.helpers.cli_sync_rig import make_cli_rig
+from tests.helpers.sandbox_clients import sync_clients
 
 pytestmark = pytest.mark.slow
 
-ZUORA_VERSION = "2025-08-12"
 READ_TIMEOUT_S = 1.0  # the client's read timeout: a hang or spike longer than this is a timeout
 HANG_S = 1.5  # a "timeout" fault holds the connection this long
 SPIKE_MS = 1500.0  # a "spike" delays the answer this long (longer than the read timeout)
@@ -56,14 +51,6 @@ CREATES = ("/v1/accounts", "/v1/orders", "/v1/async/orders")
 
 # Totals over the whole file, written to build/test-artifacts for docs/reliability.md.
 SURVIVED: Counter[str] = Counter()
-
-
-class Secrets:
-    def __init__(self, **values: str) -> None:
-        self.values = values
-
-    def get(self, secret_name: str) -> str | None:
-        return self.values.get(secret_name)
 
 
 class Recorder:
@@ -116,47 +103,6 @@ class Rig:
         ]
 
 
-def _clients(sandbox: Sandbox) -> tuple[SalesforceClient, ZuoraClient]:
-    network = NetworkSettings(
-        proxy_mode="none", ca_bundle=sandbox.ca_path, read_timeout_s=READ_TIMEOUT_S
-    )
-    profile = Profile(
-        name="faults",
-        salesforce=SalesforceSettings(
-            auth_method="password",
-            login_host="custom",
-            custom_login_url=sandbox.salesforce_url,
-            username=sandbox.credentials.sf_username,
-        ),
-        network=network,
-    )
-    secrets = Secrets(
-        **{
-            names.SALESFORCE_PASSWORD: sandbox.credentials.sf_password,
-            names.SALESFORCE_SECURITY_TOKEN: sandbox.credentials.sf_security_token,
-        }
-    )
-    salesforce = SalesforceClient(connect(profile, secrets))
-    zuora = ZuoraClient(
-        sandbox.zuora_url,
-        sandbox.credentials.zuora_client_id,
-        sandbox.credentials.zuora_client_secret,
-        session=make_session(network),
-        zuora_version=ZUORA_VERSION,
-        timeouts=(5, READ_TIMEOUT_S),
-        poll_interval_s=0.05,
-    )
-    return salesforce, zuora
-
-
-@pytest.fixture(scope="module", autouse=True)
-def schemas_compiled() -> None:
-    """The sandbox validates payloads in this process: compile its schemas before the clock
-    of a 1-second read timeout starts (the first compile takes about a second)."""
-    validate_create_account({})
-    validate_create_order({})
-
-
 @pytest.fixture(scope="module", autouse=True)
 def figures(artifacts_dir: Path) -> Iterator[None]:
     yield
@@ -175,7 +121,7 @@ def rig_for(make_sandbox: Callable[..., Sandbox]) -> Iterator[Callable[..., Rig]
         sandbox = make_sandbox(**config)
         sandbox.faults.hang_s = HANG_S
         sandbox.faults.spike_ms = SPIKE_MS
-        salesforce, zuora = _clients(sandbox)
+        salesforce, zuora = sync_clients(sandbox, "faults", READ_TIMEOUT_S)
         journal = RunJournal()
         journals.append(journal)
         rig = Rig(sandbox, salesforce, zuora, journal)

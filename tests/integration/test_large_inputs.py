@@ -33,12 +33,12 @@ from cpq_sync_gui.sync.events import RecordState
 from cpq_sync_gui.sync.journal import RunJournal
 from cpq_sync_gui.sync_export import export_rows, write_results
 from tests.helpers.cli_sync_rig import json_lines, make_cli_rig, records_of, summary_of
-from tests.integration.test_fault_matrix import (  # noqa: F401 — schemas_compiled is a fixture
+from tests.helpers.sandbox_clients import sync_clients
+from tests.integration.test_fault_matrix import (
+    READ_TIMEOUT_S,
     Rig,
-    _clients,
     assert_final_and_truthful,
     assert_plain,
-    schemas_compiled,
 )
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,7 @@ def rig_for(make_sandbox: Callable[..., Sandbox]) -> Iterator[Callable[..., Rig]
 
     def make(**config: Any) -> Rig:
         sandbox = make_sandbox(**config)
-        salesforce, zuora = _clients(sandbox)
+        salesforce, zuora = sync_clients(sandbox, "faults", READ_TIMEOUT_S)
         journal = RunJournal()
         journals.append(journal)
         return Rig(sandbox, salesforce, zuora, journal)
@@ -345,7 +345,7 @@ def sandbox_without_catalog(
 
 def test_a_catalog_without_the_products(sandbox_without_catalog: Sandbox) -> None:
     sandbox = sandbox_without_catalog
-    salesforce, zuora = _clients(sandbox)
+    salesforce, zuora = sync_clients(sandbox, "faults", READ_TIMEOUT_S)
     with RunJournal() as journal:
         rig = Rig(sandbox, salesforce, zuora, journal)
         plan = rig.plan("orders", rig.ids("Order", 120))

@@ -22,6 +22,8 @@ from cpq_sync_gui.sandbox.http import FaultPlan, Request, RequestLog, ServiceSer
 from cpq_sync_gui.sandbox.tls import SandboxTLS
 from cpq_sync_gui.sandbox.zuora import WWW_AUTHENTICATE, ZuoraService
 from cpq_sync_gui.sandbox.zuora_tenant import ZuoraTenant
+from tests.helpers.sandbox_clients import account_payload, request_zuora_token
+from tests.helpers.sandbox_clients import order_payload as sandbox_order_payload
 
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 WIDGET_P2 = "01t000000000001AAA"
@@ -70,19 +72,11 @@ class Zuora:
     service: ZuoraService
     config: SandboxConfig
     credentials: SandboxCredentials
+    faults: FaultPlan
     token: str = ""
 
     def new_token(self) -> str:
-        answer = requests.post(
-            f"{self.url}/oauth/token",
-            data={
-                "client_id": self.credentials.zuora_client_id,
-                "client_secret": self.credentials.zuora_client_secret,
-                "grant_type": "client_credentials",
-            },
-            verify=self.verify,
-            timeout=10,
-        )
+        answer = request_zuora_token(self.url, self.credentials, self.verify)
         assert answer.status_code == 200, answer.text
         return str(answer.json()["access_token"])
 
@@ -115,56 +109,13 @@ class Zuora:
         return dict(answer.json())
 
 
-def account_payload(crm_id: str, name: str = "Acme", **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "crmId": crm_id,
-        "currency": "USD",
-        "billCycleDay": 1,
-        "autoPay": False,
-        "billToContact": {
-            "firstName": "Ada",
-            "lastName": "Lovelace",
-            "state": "CA",
-            "country": "United States",
-        },
-        **extra,
-    }
-
-
 def order_payload(
     account_number: str, number: str | None = "00000100", **plan: Any
 ) -> dict[str, Any]:
     spec = plan or {"externalCatalogPlanId": WIDGET_P2}
-    payload: dict[str, Any] = {
-        "orderDate": "2025-02-01",
-        "existingAccountNumber": account_number,
-        "subscriptions": [
-            {
-                "orderActions": [
-                    {
-                        "type": "CreateSubscription",
-                        "createSubscription": {
-                            "terms": {
-                                "initialTerm": {
-                                    "startDate": "2025-02-01",
-                                    "period": 12,
-                                    "periodType": "Month",
-                                    "termType": "TERMED",
-                                }
-                            },
-                            "subscribeToRatePlans": [
-                                {**spec, "externallyManagedPlanId": "802000000000001AAA"}
-                            ],
-                        },
-                    }
-                ]
-            }
-        ],
-    }
-    if number:
-        payload["orderNumber"] = number
-    return payload
+    return sandbox_order_payload(
+        account_number, {**spec, "externallyManagedPlanId": "802000000000001AAA"}, number
+    )
 
 
 @pytest.fixture
@@ -176,9 +127,10 @@ def zuora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Zuora]:
     credentials = SandboxCredentials.generate()
     tenant = ZuoraTenant(CATALOG)
     service = ZuoraService(tenant, config, credentials)
-    server = ServiceServer(service, tls.server_context(), FaultPlan(), RequestLog()).start()
+    faults = FaultPlan()
+    server = ServiceServer(service, tls.server_context(), faults, RequestLog()).start()
     try:
-        yield Zuora(server.url, str(tls.ca_path), tenant, service, config, credentials)
+        yield Zuora(server.url, str(tls.ca_path), tenant, service, config, credentials, faults)
     finally:
         server.stop()
     assert server.errors == []
@@ -188,16 +140,7 @@ def zuora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Zuora]:
 
 
 def test_a_token_is_issued_and_opens_the_api(zuora: Zuora) -> None:
-    answer = requests.post(
-        f"{zuora.url}/oauth/token",
-        data={
-            "client_id": zuora.credentials.zuora_client_id,
-            "client_secret": zuora.credentials.zuora_client_secret,
-            "grant_type": "client_credentials",
-        },
-        verify=zuora.verify,
-        timeout=10,
-    )
+    answer = request_zuora_token(zuora.url, zuora.credentials, zuora.verify)
     body = answer.json()
     assert answer.status_code == 200
     assert body["token_type"] == "bearer"
@@ -846,6 +789,52 @@ def test_too_many_requests_in_flight_get_429(zuora: Zuora) -> None:
     assert refused[0].headers["Concurrency-Limit-Remaining"] == "0"
     assert refused[0].headers["Concurrency-Limit-Limit"] == "2"
     assert zuora.get("/v1/catalog/products").status_code == 200  # slots are given back
+
+
+def _wait_for_in_flight(service: ZuoraService, count: int) -> None:
+    """Until ``count`` requests hold a slot (fails after 10 s; a wait, not a timing check)."""
+    deadline = time.monotonic() + 10
+    while service.in_flight() < count:
+        assert time.monotonic() < deadline, f"{service.in_flight()} of {count} in flight"
+        time.sleep(0.01)
+
+
+def _a_third_while_two_work(
+    zuora: Zuora, limit: int
+) -> tuple[list[requests.Response], requests.Response]:
+    """With this limit and 2 s of work a request: two requests, then a third while they work."""
+    zuora.config.zuora_concurrency_limit = limit
+    headers = zuora.headers()
+    zuora.faults.latency_ms["zuora"] = 2000
+
+    def call() -> requests.Response:
+        return requests.get(
+            f"{zuora.url}/v1/catalog/products", headers=headers, verify=zuora.verify, timeout=30
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(call) for _ in range(2)]
+        _wait_for_in_flight(zuora.service, 2)
+        third = call()
+        return [f.result() for f in held], third
+
+
+def test_injected_latency_holds_the_concurrency_slot(zuora: Zuora) -> None:
+    assert zuora.config.zuora_latency_in_slot  # the default
+    admitted, refused = _a_third_while_two_work(zuora, limit=2)
+    assert [r.status_code for r in admitted] == [200, 200]
+    assert refused.status_code == 429  # no slot left while the two work
+    assert refused.json()["code"] == "REQUEST_EXCEEDED_LIMIT"
+    assert refused.headers["Concurrency-Limit-Remaining"] == "0"
+    assert zuora.service.in_flight() == 0  # the slots are given back after the latency
+
+
+def test_remaining_counts_the_slots_held_during_latency(zuora: Zuora) -> None:
+    admitted, third = _a_third_while_two_work(zuora, limit=4)
+    assert [r.status_code for r in admitted] == [200, 200]
+    assert third.status_code == 200
+    assert third.headers["Concurrency-Limit-Limit"] == "4"
+    assert third.headers["Concurrency-Limit-Remaining"] == "1"  # 2 held + itself, of 4
 
 
 def test_the_per_minute_rate_limit_gets_429_until_the_window_moves(zuora: Zuora) -> None:

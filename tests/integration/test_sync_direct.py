@@ -18,32 +18,20 @@ from typing import Any
 
 import pytest
 
-from cpq_sync_gui import secrets as names
-from cpq_sync_gui.net import make_session
 from cpq_sync_gui.salesforce.client import SalesforceClient
-from cpq_sync_gui.salesforce.session import connect
 from cpq_sync_gui.sandbox.sandbox import Sandbox
-from cpq_sync_gui.settings import NetworkSettings, Profile, SalesforceSettings
 from cpq_sync_gui.sync.engines import DirectEngine
 from cpq_sync_gui.sync.events import RecordState
 from cpq_sync_gui.sync.journal import RunJournal
 from cpq_sync_gui.sync.plan import PlanOptions, SyncPlan, build_plan
 from cpq_sync_gui.sync.runner import RetryPolicy, RunResult, SyncRunner
 from cpq_sync_gui.zuora.client import ZuoraClient
+from tests.helpers.sandbox_clients import sync_clients
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-ZUORA_VERSION = "2025-08-12"
 CREATES = ("/v1/accounts", "/v1/orders")
-
-
-class Secrets:
-    def __init__(self, **values: str) -> None:
-        self.values = values
-
-    def get(self, secret_name: str) -> str | None:
-        return self.values.get(secret_name)
 
 
 @dataclass
@@ -72,37 +60,6 @@ class Rig:
         return sum(self.sandbox.log.count("zuora", "POST", path) for path in CREATES)
 
 
-def _clients(sandbox: Sandbox) -> tuple[SalesforceClient, ZuoraClient]:
-    network = NetworkSettings(proxy_mode="none", ca_bundle=sandbox.ca_path, read_timeout_s=5)
-    profile = Profile(
-        name="sandbox",
-        salesforce=SalesforceSettings(
-            auth_method="password",
-            login_host="custom",
-            custom_login_url=sandbox.salesforce_url,
-            username=sandbox.credentials.sf_username,
-        ),
-        network=network,
-    )
-    secrets = Secrets(
-        **{
-            names.SALESFORCE_PASSWORD: sandbox.credentials.sf_password,
-            names.SALESFORCE_SECURITY_TOKEN: sandbox.credentials.sf_security_token,
-        }
-    )
-    salesforce = SalesforceClient(connect(profile, secrets))
-    zuora = ZuoraClient(
-        sandbox.zuora_url,
-        sandbox.credentials.zuora_client_id,
-        sandbox.credentials.zuora_client_secret,
-        session=make_session(network),
-        zuora_version=ZUORA_VERSION,
-        timeouts=(5, 5),
-        poll_interval_s=0.05,
-    )
-    return salesforce, zuora
-
-
 @pytest.fixture
 def rig_for(make_sandbox: Callable[..., Sandbox]) -> Callable[..., Rig]:
     rigs: list[Rig] = []
@@ -110,7 +67,7 @@ def rig_for(make_sandbox: Callable[..., Sandbox]) -> Callable[..., Rig]:
     def make(**config: Any) -> Rig:
         sandbox = make_sandbox(**config)
         sandbox.faults.hang_s = 0.5  # a "timeout" fault holds the connection this long
-        salesforce, zuora = _clients(sandbox)
+        salesforce, zuora = sync_clients(sandbox, "sandbox", 5)
         rig = Rig(sandbox, salesforce, zuora, RunJournal())
         rigs.append(rig)
         return rig
@@ -304,7 +261,7 @@ class _Sandboxed:
 
 def child_main(info: dict[str, Any]) -> None:
     """Runs in a subprocess: plan and sync orders slowly, printing each final state."""
-    salesforce, zuora = _clients(_Sandboxed(info))  # type: ignore[arg-type]
+    salesforce, zuora = sync_clients(_Sandboxed(info), "sandbox", 5)  # type: ignore[arg-type]
 
     class Printer:
         def on_event(self, event: Any) -> None:

@@ -19,7 +19,7 @@ from cpq_sync_gui.salesforce.ids import IdFactory, InvalidSalesforceId
 from cpq_sync_gui.sandbox import zuora_tenant, zuora_zoql
 from cpq_sync_gui.sandbox.http import Request
 from cpq_sync_gui.sandbox.sandbox import Sandbox
-from cpq_sync_gui.settings import NetworkSettings, Profile, ZuoraSettings
+from cpq_sync_gui.settings import Profile, ZuoraSettings
 from cpq_sync_gui.zuora.client import (
     CatalogMatch,
     ZuoraClient,
@@ -28,8 +28,14 @@ from cpq_sync_gui.zuora.client import (
     check_track_id,
     classify_network_error,
 )
+from tests.helpers.sandbox_clients import ZUORA_VERSION as VERSION
+from tests.helpers.sandbox_clients import (
+    account_payload,
+    network_settings,
+    zuora_client,
+)
+from tests.helpers.sandbox_clients import order_payload as sandbox_order_payload
 
-VERSION = "2025-08-12"
 IDS = IdFactory(21)
 
 
@@ -41,17 +47,9 @@ class Clock:
         return self.now
 
 
-def network(sandbox: Sandbox, *, trust_sandbox: bool = True) -> NetworkSettings:
-    return NetworkSettings(proxy_mode="none", ca_bundle=sandbox.ca_path if trust_sandbox else None)
-
-
 def make_client(sandbox: Sandbox, **kwargs: Any) -> ZuoraClient:
-    kwargs.setdefault("session", make_session(network(sandbox)))
-    kwargs.setdefault("zuora_version", VERSION)
     kwargs.setdefault("redactor", Redactor())
-    base = kwargs.pop("base_url", sandbox.zuora_url)
-    secret = kwargs.pop("client_secret", sandbox.credentials.zuora_client_secret)
-    return ZuoraClient(base, sandbox.credentials.zuora_client_id, secret, **kwargs)
+    return zuora_client(sandbox, **kwargs)
 
 
 @pytest.fixture
@@ -59,49 +57,8 @@ def client(sandbox: Sandbox) -> ZuoraClient:
     return make_client(sandbox)
 
 
-def account_payload(crm_id: str, name: str = "Acme", **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "crmId": crm_id,
-        "currency": "USD",
-        "billCycleDay": 1,
-        "autoPay": False,
-        "billToContact": {
-            "firstName": "Ada",
-            "lastName": "Lovelace",
-            "state": "CA",
-            "country": "United States",
-        },
-        **extra,
-    }
-
-
 def order_payload(account_number: str, plan_id: str, number: str) -> dict[str, Any]:
-    return {
-        "orderDate": "2025-02-01",
-        "orderNumber": number,
-        "existingAccountNumber": account_number,
-        "subscriptions": [
-            {
-                "orderActions": [
-                    {
-                        "type": "CreateSubscription",
-                        "createSubscription": {
-                            "terms": {
-                                "initialTerm": {
-                                    "startDate": "2025-02-01",
-                                    "period": 12,
-                                    "periodType": "Month",
-                                    "termType": "TERMED",
-                                }
-                            },
-                            "subscribeToRatePlans": [{"productRatePlanId": plan_id}],
-                        },
-                    }
-                ]
-            }
-        ],
-    }
+    return sandbox_order_payload(account_number, {"productRatePlanId": plan_id}, number)
 
 
 def a_rate_plan_id(sandbox: Sandbox) -> str:
@@ -476,7 +433,7 @@ def test_a_client_from_a_profile(sandbox: Sandbox) -> None:
             client_id=sandbox.credentials.zuora_client_id,
             entity_id="e-1",
         ),
-        network=network(sandbox),
+        network=network_settings(sandbox),
     )
     secrets = {names.ZUORA_CLIENT_SECRET: sandbox.credentials.zuora_client_secret}
     client = ZuoraClient.from_profile(profile, secrets)  # type: ignore[arg-type]
@@ -489,7 +446,9 @@ def test_a_client_from_a_profile(sandbox: Sandbox) -> None:
 
 
 def test_an_untrusted_certificate_is_network_before_send(sandbox: Sandbox) -> None:
-    client = make_client(sandbox, session=make_session(network(sandbox, trust_sandbox=False)))
+    client = make_client(
+        sandbox, session=make_session(network_settings(sandbox, trust_sandbox=False))
+    )
     with pytest.raises(ZuoraError) as caught:
         client.get_account("A-1")
     assert caught.value.kind == "network_before_send"
