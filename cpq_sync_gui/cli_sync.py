@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
+from cpq_sync_gui.sync.run_lock import RunLock, profile_busy_message
+from cpq_sync_gui.sync.throttle import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
+
 if TYPE_CHECKING:
     from cpq_sync_gui.connector.client import ConnectorClient
     from cpq_sync_gui.salesforce.client import SalesforceClient
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from cpq_sync_gui.sync import Event, RunJournal, RunResult, SyncPlan, SyncRunner
     from cpq_sync_gui.zuora.client import ZuoraClient
 
-__all__ = ["RunLock", "register", "run"]
+__all__ = ["register", "run"]
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -76,8 +79,10 @@ def _concurrency(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 16:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 16, not {value}")
+    if not MIN_CONCURRENCY <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(
+            f"must be between {MIN_CONCURRENCY} and {MAX_CONCURRENCY}, not {value}"
+        )
     return value
 
 
@@ -153,9 +158,10 @@ def register(subparsers: Any) -> None:
     sync.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=4,
+        default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help="records in flight at once, 1-16 (default 4; fewer when Zuora pushes back)",
+        help=f"records in flight at once, {MIN_CONCURRENCY}-{MAX_CONCURRENCY} (default "
+        f"{DEFAULT_CONCURRENCY}; fewer when Zuora pushes back)",
     )
     sync.add_argument(
         "--update-existing",
@@ -892,8 +898,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _sync(args, out, profile, ids, None, began)
     # A journal that cannot be used stops everything before logging in: nothing may be sent
     # that would not be recorded.
-    with _open_journal() as journal:
+    with _open_journal() as journal, _profile_lock(profile.name):
         return _sync(args, out, profile, ids, journal, began)
+
+
+@contextlib.contextmanager
+def _profile_lock(name: str) -> Iterator[None]:
+    """Hold the profile's lock for the run; refuse when another window or command holds it."""
+    lock = RunLock.for_profile(name)
+    if not lock.acquire():
+        raise UsageError(profile_busy_message(name, lock.holder()))
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _sync(
@@ -1080,6 +1098,7 @@ def _resume_like(args: argparse.Namespace, *, retry: bool) -> int:
     out = Output(json_mode=args.json, verbose=args.verbose)
     journal = _open_journal()
     lock: RunLock | None = None
+    profile_lock: RunLock | None = None
     watcher: Watcher | None = None
     try:
         info = find_run(journal, args.run)
@@ -1121,6 +1140,11 @@ def _resume_like(args: argparse.Namespace, *, retry: bool) -> int:
                 + (f" (process {holder})" if holder else "")
                 + ". Wait for it to end, or stop it first."
             )
+        profile_lock = RunLock.for_profile(profile.name)
+        if not profile_lock.acquire():
+            holder = profile_lock.holder()
+            profile_lock = None
+            raise UsageError(profile_busy_message(profile.name, holder))
         if summary.unfinished and retry:
             out.warn(
                 f"Run {info.run_id} also has {summary.unfinished:,} unfinished record(s); "
@@ -1132,8 +1156,10 @@ def _resume_like(args: argparse.Namespace, *, retry: bool) -> int:
         if profile.is_production and not args.yes and not _confirm_production(profile, todo, out):
             return EXIT_SOME_FAILED
         options = plan_options(info.options)
-        concurrency = args.concurrency or int(info.options.get("concurrency") or 4)
-        concurrency = min(16, max(1, concurrency))
+        concurrency = args.concurrency or int(
+            info.options.get("concurrency") or DEFAULT_CONCURRENCY
+        )
+        concurrency = min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, concurrency))
         planner = _planner(clients, options)
         run_id = info.run_id
 
@@ -1178,6 +1204,8 @@ def _resume_like(args: argparse.Namespace, *, retry: bool) -> int:
             watcher.lock.release()
         if lock is not None:
             lock.release()
+        if profile_lock is not None:
+            profile_lock.release()
         journal.close()
 
 
@@ -1239,77 +1267,3 @@ def cmd_runs_prune(args: argparse.Namespace) -> int:
         "runs are kept."
     )
     return EXIT_OK
-
-
-# --- one command per run at a time ------------------------------------------------------------
-
-
-class RunLock:
-    """An OS lock that says "a cpq-sync process is running this run now".
-
-    Held while a sync, resume or retry runs; released by the OS when the process dies (even by
-    kill -9), so a crashed run is never locked out of `runs resume`, while two commands can
-    never send the same run's records at once.
-    """
-
-    def __init__(self, run_id: str) -> None:
-        from cpq_sync_gui import paths
-
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
-        self.path = paths.data_dir() / "run-locks" / f"{safe}.lock"
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> bool:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 — held until release
-        except OSError:
-            return True  # no lock folder: do not block the work over a convenience
-        try:
-            _lock_file(handle)
-        except OSError:
-            handle.close()
-            return False
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
-        return True
-
-    def holder(self) -> str | None:
-        try:
-            return self.path.read_text(encoding="utf-8").strip() or None
-        except OSError:
-            return None
-
-    def release(self) -> None:
-        if self._handle is None:
-            return
-        with contextlib.suppress(OSError):
-            self.path.unlink()
-        with contextlib.suppress(OSError):
-            _unlock_file(self._handle)
-        self._handle.close()
-        self._handle = None
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock_file(handle: IO[str]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock_file(handle: IO[str]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock_file(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock_file(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
