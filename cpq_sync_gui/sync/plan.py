@@ -6,9 +6,9 @@ A dry run is the plan alone (:meth:`SyncPlan.to_json`). The runner executes a pl
 from __future__ import annotations
 
 import random
-import time
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from cpq_sync_gui.sync.plan_model import (
     catalog_from_rate_plans,
 )
 from cpq_sync_gui.zuora.client import ZuoraError
+from cpq_sync_gui.zuora.zoql import crm_id_batches
 
 __all__ = [
     "Action",
@@ -44,20 +45,76 @@ __all__ = [
 ]
 
 MAX_PARENT_DEPTH = 10  # Salesforce allows 10 levels of account hierarchy in reports; ample here
-LOOKUP_THREADS = 8  # parallel "does this order exist" look-ups (Zuora allows 40 at once)
+LOOKUP_THREADS = 8  # Zuora reads at once until an answer states the tenant's concurrency limit
+MAX_LOOKUP_THREADS = 10  # ... and never more: requests keeps 10 connections per host
+ZUORA_READ_THREADS = 3  # crmId batches and the catalog, beside the order look-ups
+SALESFORCE_THREADS = 5  # Salesforce queries at once (1,000 ids: 5 IN-lists of 200)
+ORDER_SOBJECTS = ("Order", "OrderItem", "Product2", "Account", "Contact")  # an orders plan reads
+SALESFORCE_IDS_PER_QUERY = 200  # when the reader does not say (SalesforceClient.ids_per_query)
 READ_ATTEMPTS = 5  # a plan's Zuora reads change nothing, so transient failures are retried
 
 
-def _patiently(call: Callable[..., Any], *args: Any) -> Any:
-    """Call a Zuora read, retrying busy/internal/network failures with jittered backoff."""
+class _Slots:
+    """How many Zuora requests the plan has in flight: at most the concurrency limit the tenant
+    states in its answers (LOOKUP_THREADS until one has), never more than MAX_LOOKUP_THREADS.
+
+    First come, first served: a thread that just finished a look-up queues behind those
+    already waiting, so the 1,000 order look-ups cannot starve the crmId batches or the catalog.
+    """
+
+    def __init__(self, zuora_client: object) -> None:
+        self._client = zuora_client
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._next_ticket = 0
+        self._serving = 0
+        self.closed = threading.Event()
+
+    def size(self) -> int:
+        stated = getattr(self._client, "stated_concurrency_limits", None)
+        # tuple(): one step, while the client's threads may add a limit type to the dict
+        limits = [v for v in tuple(stated.values()) if v > 0] if isinstance(stated, dict) else []
+        return min(min(limits), MAX_LOOKUP_THREADS) if limits else LOOKUP_THREADS
+
+    def __enter__(self) -> None:
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while not self.closed.is_set() and (
+                ticket != self._serving or self._busy >= self.size()
+            ):
+                self._cond.wait(0.25)
+            self._serving += 1
+            self._cond.notify_all()  # the next ticket may go too if there is room
+            if self.closed.is_set():
+                raise CancelledError("the plan stopped")
+            self._busy += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Let no further request start (the plan failed or finished)."""
+        with self._cond:
+            self.closed.set()
+            self._cond.notify_all()
+
+
+def _patiently(slots: _Slots, call: Callable[..., Any], *args: Any) -> Any:
+    """Call a Zuora read in one of ``slots``, retrying busy/internal/network failures with
+    jittered backoff."""
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
-            return call(*args)
+            with slots:
+                return call(*args)
         except ZuoraError as error:
             if not (error.transient or error.kind == "ambiguous") or attempt == READ_ATTEMPTS:
                 raise
-            wait = min(8.0, 0.25 * 2**attempt) * random.random()  # noqa: S311 — jitter
-            time.sleep(max(wait, error.retry_after or 0.0))
+            pause = min(8.0, 0.25 * 2**attempt) * random.random()  # noqa: S311 — jitter
+            if slots.closed.wait(max(pause, error.retry_after or 0.0)):
+                raise CancelledError("the plan stopped") from None
     raise AssertionError("unreachable")
 
 
@@ -124,15 +181,78 @@ class _Counter:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls = 0
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self.inner, name)
 
         def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls += 1
+            with self._lock:
+                self.calls += 1
             return method(*args, **kwargs)
 
         return counted
+
+
+class _Reads:
+    """The plan's reads, a few at a time: Salesforce IN-list chunks on SALESFORCE_THREADS
+    threads; in Zuora the order look-ups on threads of their own and the crmId batches and the
+    catalog beside them, all within the tenant's concurrency limit (:class:`_Slots`).
+
+    Leaving it (normally or by a failed read) drops the reads still queued and waits for none
+    but those already sent."""
+
+    def __init__(self, salesforce: _Counter, zuora: ZuoraReader | None) -> None:
+        self.sf = salesforce
+        self.slots = _Slots(zuora)
+        size = getattr(salesforce.inner, "ids_per_query", None)
+        self._chunk = size if isinstance(size, int) and size > 0 else SALESFORCE_IDS_PER_QUERY
+        self._salesforce = ThreadPoolExecutor(SALESFORCE_THREADS, "plan-salesforce")
+        self._zuora = ThreadPoolExecutor(ZUORA_READ_THREADS, "plan-zuora")
+        self._orders = ThreadPoolExecutor(MAX_LOOKUP_THREADS, "plan-orders")
+
+    def __enter__(self) -> _Reads:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.slots.close()
+        for pool in (self._salesforce, self._zuora, self._orders):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def describe(self, sobjects: Sequence[str], ids: Sequence[str]) -> None:
+        """Before reading ``ids`` in several chunks at once, read the sObjects' descriptions
+        (the client caches them) together, once each: not once per chunk, nor one after another
+        inside each chunk's query. A failure shows again in the query that needs it."""
+        describe = getattr(self.sf.inner, "describe", None)
+        if callable(describe) and len(ids) > self._chunk:
+            wait([self._salesforce.submit(describe, name) for name in sobjects])
+
+    def salesforce(self, method: str, ids: Sequence[str]) -> list[Future[Any]]:
+        """The reader's ``method`` for ``ids``, one call (one IN-list query) per chunk."""
+        call = getattr(self.sf, method)
+        return [
+            self._salesforce.submit(call, list(ids[start : start + self._chunk]))
+            for start in range(0, len(ids), self._chunk)
+        ]
+
+    def crm_ids(self, zuora: ZuoraReader, ids: Sequence[str]) -> list[Future[Any]]:
+        """Zuora accounts by crmId, one ZOQL query per batch."""
+        return [
+            self._zuora.submit(_patiently, self.slots, zuora.find_accounts_by_crm_id, batch)
+            for batch in crm_id_batches(ids)
+        ]
+
+    def catalog(self, zuora: ZuoraReader, product2_ids: list[str], skus: list[str]) -> Future[Any]:
+        return self._zuora.submit(_patiently, self.slots, zuora.find_rate_plans, product2_ids, skus)
+
+    def orders(self, zuora: ZuoraReader, numbers: Sequence[str]) -> list[Future[Any]]:
+        """Whether each order is in Zuora: one GET per order number (no batched form)."""
+        return [self._orders.submit(_patiently, self.slots, zuora.get_order, n) for n in numbers]
+
+
+def _all(futures: Iterable[Future[Any]]) -> list[Any]:
+    """The records of every chunk, in order (the first failed chunk's error is raised)."""
+    return [item for future in futures for item in _values(future.result())]
 
 
 def build_plan(
@@ -144,9 +264,10 @@ def build_plan(
 ) -> SyncPlan:
     """Read what the records need from Salesforce and Zuora and plan every record.
 
-    Salesforce is read in a few IN-list queries (the client splits lists of more than 200
-    ids); Zuora accounts are looked up by crmId in batches, orders by number, and the catalog
-    by Product2 id and SKU. Nothing is written anywhere.
+    Salesforce is read in IN-list queries of 200 ids, a few at a time; Zuora accounts are
+    looked up by crmId in batches, orders by number (as soon as the orders are read), and the
+    catalog by Product2 id and SKU, all within the tenant's concurrency limit. Nothing is
+    written anywhere.
 
     Without a Zuora client (a connector profile with no Zuora credentials) nothing is looked
     up in Zuora: no record is known to exist there and the catalog is not checked (the
@@ -157,65 +278,81 @@ def build_plan(
     options = options or PlanOptions()
     wanted, invalid = _normalise_ids(ids)
     sf = _Counter(salesforce_client)
+    with _Reads(sf, zuora_client) as reads:
+        orders: list[OrderRecord] = []
+        accounts: dict[str, AccountRecord] = {}
+        crm_lookups: list[Future[Any]] = []
+        asked: set[str] = set()
 
-    orders: list[OrderRecord] = []
-    accounts: dict[str, AccountRecord] = {}
-    if kind == "orders":
-        orders = [o for o in _values(sf.orders_with_items_by_ids(wanted)) if o is not None]
-        need = sorted({o.account_id for o in orders if o.account_id})
-        for account in _values(sf.accounts_by_ids(need)) if need else []:
-            accounts[account.id] = account
-    else:
-        for account in _values(sf.accounts_by_ids(wanted)) if wanted else []:
-            accounts[account.id] = account
-    # Parents, level by level (one query per level, not per account).
-    for _ in range(MAX_PARENT_DEPTH):
-        missing = sorted(
-            {a.parent_id for a in accounts.values() if a.parent_id and a.parent_id not in accounts}
-        )
-        missing = [m for m in missing if _find(accounts, m) is None]
-        if not missing:
-            break
-        for account in _values(sf.accounts_by_ids(missing)):
-            accounts[account.id] = account
+        def look_up(account_ids: Iterable[str]) -> None:
+            """Start the crmId look-ups of accounts not asked about yet."""
+            fresh = [a for a in account_ids if a not in asked]
+            asked.update(fresh)
+            if fresh and zuora_client is not None:
+                crm_lookups.extend(reads.crm_ids(zuora_client, fresh))
 
-    existing_accounts = (
-        {
-            k: list(v)
-            for k, v in _patiently(zuora_client.find_accounts_by_crm_id, sorted(accounts)).items()
-        }
-        if accounts and zuora_client is not None
-        else {}
-    )
-    # A new account takes its e-mail and mobile from the Bill To contact of its first order
-    # in this plan: one contact per account is read, none for accounts already in Zuora.
-    contacts: dict[str, ContactRecord] = {}
-    first_bill_to: dict[str, str] = {}
-    for o in orders:
-        if o.bill_to_contact_id and o.account_id and not existing_accounts.get(o.account_id):
-            first_bill_to.setdefault(o.account_id, o.bill_to_contact_id)
-    bill_to_ids = sorted(set(first_bill_to.values()))
-    if bill_to_ids and callable(getattr(salesforce_client, "contacts_by_ids", None)):
-        for contact in _values(sf.contacts_by_ids(bill_to_ids)):
-            contacts[contact.id] = contact
-    if options.mapping.org_currency is None and any(not a.currency for a in accounts.values()):
-        currency = _org_currency(sf)
-        if currency:
-            options = replace(options, mapping=replace(options.mapping, org_currency=currency))
-    catalog: Catalog | None = Catalog() if zuora_client is not None else None
-    # The catalog look-ups (one request per product, one after another) run beside the order
-    # look-ups (one per order, LOOKUP_THREADS at a time) instead of after them: LOOKUP_THREADS
-    # + 1 requests at once, and the catalog's time hides behind the orders' (bench/bench_sync).
-    with ThreadPoolExecutor(max_workers=1) as beside:
-        rate_plans = None
-        if orders and zuora_client is not None:
-            product2_ids = sorted({i.product2_id for o in orders for i in o.items if i.product2_id})
-            skus = sorted({i.product_code for o in orders for i in o.items if i.product_code})
-            if product2_ids or skus:
-                rate_plans = beside.submit(
-                    _patiently, zuora_client.find_rate_plans, product2_ids, skus
+        order_lookups: list[Future[Any]] = []
+        numbers: list[str] = []
+        rate_plans: Future[Any] | None = None
+        if kind == "orders":
+            reads.describe(ORDER_SOBJECTS, wanted)
+            read = _all(reads.salesforce("orders_with_items_by_ids", wanted))
+            orders = [o for o in read if o is not None]
+            if zuora_client is not None:
+                # Order look-ups need only the numbers: they start now, beside the account
+                # reads, the crmId look-ups and the catalog (bench/bench_sync.py).
+                numbers = sorted({o.order_number for o in orders if o.order_number})
+                order_lookups = reads.orders(zuora_client, numbers)
+                product2_ids = sorted(
+                    {i.product2_id for o in orders for i in o.items if i.product2_id}
                 )
-        existing_orders = _existing_orders(zuora_client, orders) if zuora_client is not None else {}
+                skus = sorted({i.product_code for o in orders for i in o.items if i.product_code})
+                if product2_ids or skus:
+                    rate_plans = reads.catalog(zuora_client, product2_ids, skus)
+            need = sorted({o.account_id for o in orders if o.account_id})
+        else:
+            need = wanted
+            look_up(wanted)  # the ids are known: ask Zuora while Salesforce reads them
+            reads.describe(("Account",), wanted)
+        for account in _all(reads.salesforce("accounts_by_ids", need)):
+            accounts[account.id] = account
+        # Parents, level by level (one query per level and 200 ids, not per account).
+        for _ in range(MAX_PARENT_DEPTH):
+            missing = sorted(
+                {
+                    a.parent_id
+                    for a in accounts.values()
+                    if a.parent_id and a.parent_id not in accounts
+                }
+            )
+            missing = [m for m in missing if _find(accounts, m) is None]
+            if not missing:
+                break
+            for account in _all(reads.salesforce("accounts_by_ids", missing)):
+                accounts[account.id] = account
+        look_up(sorted(accounts))
+
+        existing_accounts: dict[str, list[Any]] = {}
+        for batch in crm_lookups:
+            existing_accounts.update({k: list(v) for k, v in batch.result().items()})
+        # A new account takes its e-mail and mobile from the Bill To contact of its first order
+        # in this plan: one contact per account is read, none for accounts already in Zuora.
+        contacts: dict[str, ContactRecord] = {}
+        first_bill_to: dict[str, str] = {}
+        for o in orders:
+            if o.bill_to_contact_id and o.account_id and not existing_accounts.get(o.account_id):
+                first_bill_to.setdefault(o.account_id, o.bill_to_contact_id)
+        bill_to_ids = sorted(set(first_bill_to.values()))
+        if bill_to_ids and callable(getattr(salesforce_client, "contacts_by_ids", None)):
+            for contact in _all(reads.salesforce("contacts_by_ids", bill_to_ids)):
+                contacts[contact.id] = contact
+        if options.mapping.org_currency is None and any(not a.currency for a in accounts.values()):
+            currency = _org_currency(sf)
+            if currency:
+                options = replace(options, mapping=replace(options.mapping, org_currency=currency))
+        found = [future.result() for future in order_lookups]
+        existing_orders = {n: o for n, o in zip(numbers, found, strict=True) if o}
+        catalog: Catalog | None = Catalog() if zuora_client is not None else None
         if rate_plans is not None:
             catalog = catalog_from_rate_plans(rate_plans.result())
 
@@ -274,17 +411,6 @@ def _find(accounts: Mapping[str, AccountRecord], account_id: str) -> AccountReco
     if found is None and account_id:
         found = next((a for i, a in accounts.items() if i[:15] == account_id[:15]), None)
     return found
-
-
-def _existing_orders(
-    zuora_client: ZuoraReader, orders: Sequence[OrderRecord]
-) -> dict[str, Mapping[str, Any]]:
-    numbers = sorted({o.order_number for o in orders if o.order_number})
-    if not numbers:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, len(numbers))) as pool:
-        found = list(pool.map(lambda n: _patiently(zuora_client.get_order, n), numbers))
-    return {n: o for n, o in zip(numbers, found, strict=True) if o}
 
 
 def _ref_id(ref: Any) -> str | None:

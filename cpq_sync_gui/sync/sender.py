@@ -248,10 +248,4 @@ class RecordSender:
 
     def _note_pressure(self, remaining: int | None, limit: int | None) -> None:
         self._cap(limit)
-        new = self.limit.pressure(remaining, limit)
-        if new is not None:
-            self._log(
-                "WARNING",
-                f"Zuora reports few free request slots ({remaining} left): now {new} request(s) "
-                "at a time.",
-            )
+        self.limit.pressure(remaining, limit)

@@ -7,7 +7,18 @@ import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["AdaptiveLimit", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "MAX_CONCURRENCY",
+    "MIN_CONCURRENCY",
+    "AdaptiveLimit",
+    "RetryPolicy",
+]
+
+# Records in flight at once. Zuora tenants take 40 requests at a time by default (more for
+# creates), shared with every other integration; 10 uses a quarter of that, and the run never
+# exceeds the Concurrency-Limit-Limit a tenant states and halves on a 429.
+MIN_CONCURRENCY, MAX_CONCURRENCY, DEFAULT_CONCURRENCY = 1, 16, 10
 
 
 @dataclass(frozen=True)
@@ -27,8 +38,9 @@ class RetryPolicy:
 
 
 class AdaptiveLimit:
-    """How many sends may be in flight: halves when Zuora pushes back, grows back by one step
-    per ``limit`` successes (AIMD, as TCP does), never below 1 nor above ``maximum``."""
+    """How many sends may be in flight: halves on a 429, grows back by one step per ``limit``
+    successes (AIMD, as TCP does), stops growing while Zuora reports no room for more, never
+    below 1 nor above ``maximum``."""
 
     def __init__(self, maximum: int, *, cooldown_s: float = 1.0) -> None:
         self.maximum = maximum
@@ -107,11 +119,20 @@ class AdaptiveLimit:
             self._limit = min(self._limit, float(tenant_limit))
             return tenant_limit
 
-    def pressure(self, remaining: int | None, limit: int | None) -> int | None:
-        """Concurrency-Limit-Remaining from an answer: low (≤10 % or ≤2) counts as a push back."""
+    def pressure(self, remaining: int | None, limit: int | None) -> None:
+        """Concurrency-Limit-Remaining from an answer: when few slots are free (<= 10 % of the
+        limit, or <= 2), the limit stops growing past what is in flight plus what is free.
+
+        It never lowers the limit: the run's own requests take those slots (a run alone at the
+        tenant's limit always hears "0 left"), and the requests in flight were all admitted.
+        Only a 429 halves (:meth:`throttled`); ``cap`` keeps the run under the tenant's limit.
+        """
         if remaining is None:
-            return None
+            return
         threshold = max(2, int((limit or 0) * 0.1))
-        if remaining <= threshold:
-            return self.throttled()
-        return None
+        if remaining > threshold:
+            return
+        with self._cond:
+            room = float(self._in_flight + remaining)
+            whole = float(max(1, int(self._limit)))
+            self._limit = min(self._limit, max(whole, room))

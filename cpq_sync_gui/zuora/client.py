@@ -510,6 +510,8 @@ class ZuoraClient:
         self._token: str | None = None
         self._token_expires = 0.0
         self.tokens_fetched = 0
+        # Concurrency-Limit-Limit per Concurrency-Limit-Type, as Zuora last stated it
+        self.stated_concurrency_limits: dict[str, int] = {}
         self._cache_lock = threading.Lock()
         self._plans_by_external_id: dict[str, tuple[ZuoraRatePlan, ...]] = {}
         self._products_by_sku: dict[str, ZuoraProduct | None] = {}
@@ -753,6 +755,9 @@ class ZuoraClient:
             "track_id": headers.get("Zuora-Track-Id") or track_id,
             "limits": ZuoraLimits.from_headers(headers),
         }
+        if common["limits"].concurrency_limit:
+            kind = common["limits"].concurrency_type or ""
+            self.stated_concurrency_limits[kind] = common["limits"].concurrency_limit
         try:
             body: Any = response.json()
             readable = True

@@ -7,6 +7,8 @@ tested against the sandbox); the plan's own logic is what is under test.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from cpq_sync_gui.zuora.client import (
     CatalogMatch,
     ZuoraAccountRef,
     ZuoraCharge,
+    ZuoraError,
     ZuoraProduct,
     ZuoraRatePlan,
 )
@@ -252,8 +255,9 @@ def test_reads_are_batched_not_per_record() -> None:
     sf.orders.update(extra)
     plan = build_plan("orders", list(extra), sf, zuora)
     assert len(plan.records) == 1002
-    assert [kind for kind, _ in sf.calls] == ["orders", "accounts", "accounts", "contacts"]
-    assert plan.salesforce_queries == 4
+    # One call per 200 ids (one IN-list query each): orders, their account, its parent, a contact.
+    assert sf.calls == [("orders", 200)] * 5 + [("accounts", 1), ("accounts", 1), ("contacts", 1)]
+    assert plan.salesforce_queries == 8
     assert len(zuora.crm_lookups) == 1
 
 
@@ -287,3 +291,61 @@ def test_without_zuora_nothing_is_looked_up_and_the_catalog_is_not_checked() -> 
     codes = {p.code for p in by_id[ORDER_BAD].problems}
     assert "product_not_in_catalog" not in codes
     assert "account_blocked" in codes  # Salesforce data problems are still found
+
+
+class CountingZuora(FakeZuora):
+    """Counts the Zuora reads in flight at once; says the tenant's limit like ZuoraClient."""
+
+    def __init__(self, stated: dict[str, int] | None = None) -> None:
+        super().__init__()
+        self.stated_concurrency_limits = dict(stated or {})
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+        self.looked_up: list[str] = []
+        self.refuse: str | None = None
+
+    def get_order(self, number: str) -> dict[str, Any] | None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self.looked_up.append(number)
+        try:
+            time.sleep(0.002)  # long enough for the others to start
+            if number == self.refuse:
+                raise ZuoraError("rejected", f"Zuora refused GET /v1/orders/{number}", status=400)
+            return super().get_order(number)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def _many_orders(sf: FakeSalesforce, count: int) -> list[str]:
+    extra = {}
+    for n in range(count):
+        order_id = to_18(f"801AA{n:010d}")
+        extra[order_id] = _order(order_id, f"1{n:07d}", CHILD)
+    sf.orders.update(extra)
+    return list(extra)
+
+
+@pytest.mark.parametrize(("stated", "most"), [({}, 8), ({"Default": 3}, 3), ({"Default": 40}, 10)])
+def test_zuora_reads_stay_within_the_tenants_stated_limit(
+    stated: dict[str, int], most: int
+) -> None:
+    sf, zuora = FakeSalesforce(), CountingZuora(stated)
+    ids = _many_orders(sf, 120)
+    plan = build_plan("orders", [*ids, ORDER_DONE], sf, zuora)
+    assert len(zuora.looked_up) == 121  # every order looked up once
+    assert 1 < zuora.peak <= most
+    done = next(r for r in plan.records if r.record_id == ORDER_DONE)
+    assert done.action == "skip"  # what the look-ups found is used as before
+
+
+def test_a_failed_order_look_up_fails_the_plan() -> None:
+    sf, zuora = FakeSalesforce(), CountingZuora({"Default": 2})
+    ids = _many_orders(sf, 200)
+    zuora.refuse = "10000003"
+    with pytest.raises(ZuoraError, match="refused GET /v1/orders/10000003"):
+        build_plan("orders", ids, sf, zuora)
+    assert zuora.in_flight == 0  # nothing is left running once the plan has failed

@@ -304,9 +304,11 @@ def test_adaptive_limit_halves_and_recovers() -> None:
     limit = AdaptiveLimit(16, cooldown_s=0.0)
     assert limit.throttled() == 8
     assert limit.throttled() == 4
-    assert limit.pressure(remaining=30, limit=40) is None  # plenty left
-    assert limit.pressure(remaining=2, limit=40) == 2  # low: halve
-    for _ in range(3):
+    limit.pressure(remaining=30, limit=40)  # plenty left
+    assert limit.limit == 4
+    limit.pressure(remaining=2, limit=40)  # low: growth stops, but only a 429 halves
+    assert limit.limit == 4
+    for _ in range(2):
         limit.throttled()
     assert limit.limit == 1
     grown = [limit.succeeded() for _ in range(200)]
