@@ -49,6 +49,8 @@ def progress_text(progress: Progress) -> str:
         f"{progress.skipped:,} skipped",
         f"{progress.failed:,} not synced",
     ]
+    if progress.verifying:
+        parts.append(f"{progress.verifying:,} verifying in Zuora")
     if progress.rate_per_s > 0:
         parts.append(f"{progress.rate_per_s:.1f} records/s")
     if progress.done < progress.total:

@@ -1,7 +1,9 @@
 """What an engine is to the runner: one attempt in, an Outcome or an AttemptError out; and keys.
 
 Engines (DirectEngine, ConnectorEngine, test fakes) implement :class:`Engine`; the runner owns
-retries, waits, the journal and the events.
+retries, waits, the journal and the events. An engine whose sends are confirmed later
+(ConnectorEngine) also implements :class:`Verifier`: its ``send`` answers Verifying and the
+runner verifies the waiting records together, without holding a worker.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cpq_sync_gui.sync.events import FINAL_STATES, SUCCESS_STATES, RecordState
 from cpq_sync_gui.sync.plan_model import PlannedRecord
@@ -25,6 +27,7 @@ __all__ = [
     "Outcome",
     "RecordResult",
     "RunResult",
+    "Verifier",
     "canonical_json",
     "idempotency_key",
     "payload_hash",
@@ -105,6 +108,34 @@ class Engine(Protocol):
 
     def send(self, record: PlannedRecord, payload: Any, call: CallContext) -> Outcome:
         """One attempt; raises AttemptError. Never retries a create by itself."""
+        ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """An engine whose accepted records are confirmed in Zuora later, many at a time.
+
+    Its ``send`` returns a Verifying Outcome (the detail says what accepted it); the runner
+    journals that, frees the worker and, once per poll interval, calls :meth:`verify` with every
+    record still waiting. A record not settled within ``verify_timeout_s`` of being accepted ends
+    with :meth:`verification_timed_out`; on cancel, with :meth:`verification_cancelled`.
+    """
+
+    poll_interval_s: float  # the first wait, and the wait while records keep appearing
+    max_poll_interval_s: float  # the longest wait while nothing appears
+    verify_timeout_s: float
+
+    def verify(self, records: Sequence[PlannedRecord]) -> dict[str, Outcome]:
+        """Final outcomes (record id -> Outcome) for the records that can be settled now,
+        e.g. found in Zuora; the others keep waiting. Raises AttemptError when it cannot tell."""
+        ...
+
+    def verification_timed_out(self, record: PlannedRecord, accepted: str, problem: str) -> Outcome:
+        """The final outcome of a record not seen in time (``problem``: the last check's error)."""
+        ...
+
+    def verification_cancelled(self, record: PlannedRecord, accepted: str) -> Outcome:
+        """The final outcome of a record still waiting when the run is cancelled."""
         ...
 
 

@@ -4,11 +4,12 @@ ConnectorEngine (the "Send to Zuora" button endpoint, then verification in Zuora
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cpq_sync_gui.connector.client import ConnectorClient, ConnectorError
+from cpq_sync_gui.salesforce.ids import to_18
 from cpq_sync_gui.sync.events import RecordState
 from cpq_sync_gui.sync.mapping import account_update_payload
 from cpq_sync_gui.sync.plan import PlannedRecord
@@ -169,14 +170,18 @@ _CONNECTOR_KINDS = {
 
 
 class ConnectorEngine:
-    """Triggers Zuora's own connector, then (with Zuora credentials) waits to see the result.
+    """Triggers Zuora's own connector, then (with Zuora credentials) lets the runner verify.
 
-    Outcomes: Synced (found in Zuora, with its number), Accepted (unverified: no Zuora
-    credentials, or the user cancelled the wait), Failed (the endpoint refused: status and
+    ``send`` returns Verifying once the endpoint accepted the trigger; the runner then calls
+    :meth:`verify` once per poll interval with every record still waiting, which looks them up
+    together: one ZOQL query per 200 crmIds for accounts, one GET per order (Zuora has no batched
+    order read). Outcomes: Synced (found in Zuora, with its number), Accepted (unverified: no
+    Zuora credentials, or the user cancelled the wait), Failed (the endpoint refused: status and
     body text), Timed out (accepted, but not in Zuora within ``verify_timeout_s``).
     """
 
     name = "connector"
+    ORDER_LOOKUP_THREADS = 4  # GET /v1/orders/{number} at once while verifying orders
 
     def __init__(
         self,
@@ -184,16 +189,14 @@ class ConnectorEngine:
         zuora: ZuoraClient | None = None,
         *,
         verify_timeout_s: float = 120.0,
-        poll_interval_s: float = 1.0,
+        poll_interval_s: float = 0.5,
         max_poll_interval_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.connector = connector
         self.zuora = zuora
         self.verify_timeout_s = verify_timeout_s
         self.poll_interval_s = poll_interval_s
         self.max_poll_interval_s = max_poll_interval_s
-        self._clock = clock
 
     def prepare(self, record: PlannedRecord, done: Mapping[str, Outcome]) -> Any:
         # The connector reads Salesforce itself; what is "sent" is the trigger.
@@ -223,43 +226,87 @@ class ConnectorEngine:
         )
         call.log("INFO", f"{record.label}: {accepted}")
         if self.zuora is None:
-            return Outcome(
-                RecordState.ACCEPTED,
-                f"{accepted} Not verified: no Zuora credentials in this profile; check Zuora "
-                "(System Health → Integration Hub).",
-            )
-        return self._verify(record, call, accepted)
+            return Outcome(RecordState.ACCEPTED, f"{accepted} {_UNVERIFIED}")
+        return Outcome(RecordState.VERIFYING, accepted)
 
-    def _verify(self, record: PlannedRecord, call: CallContext, accepted: str) -> Outcome:
-        deadline = self._clock() + self.verify_timeout_s
-        interval = self.poll_interval_s
-        what = "account" if record.record_kind == "account" else "order"
-        last_problem = ""
-        while True:
-            try:
-                found = self.find_existing(record)
-            except AttemptError as error:
-                found, last_problem = None, error.message
-            if found is not None:
-                return Outcome(
+    # -- verification (the runner's Verifier hook) ---------------------------------------
+
+    def verify(self, records: Sequence[PlannedRecord]) -> dict[str, Outcome]:
+        if self.zuora is None:  # resumed with a profile that no longer has Zuora credentials
+            return {
+                r.record_id: Outcome(
+                    RecordState.ACCEPTED, f"The connector accepted it earlier. {_UNVERIFIED}"
+                )
+                for r in records
+            }
+        try:
+            found = self._accounts_in_zuora(self.zuora, records)
+            found.update(self._orders_in_zuora(self.zuora, records))
+        except ZuoraError as error:
+            raise attempt_error(error) from None
+        return found
+
+    @staticmethod
+    def _accounts_in_zuora(
+        zuora: ZuoraClient, records: Sequence[PlannedRecord]
+    ) -> dict[str, Outcome]:
+        found: dict[str, Outcome] = {}
+        accounts = [r for r in records if r.record_kind == "account"]
+        # The connector writes the crmId as Salesforce's API gives it (18 characters): new
+        # accounts are looked up by that alone, 200 per query. An account that was already in
+        # Zuora (an update) may hold a hand-typed 15-character id: those are asked both ways.
+        for include_15 in (False, True):
+            batch = [r for r in accounts if (r.action != "create") == include_15]
+            if not batch:
+                continue
+            keys = {r.record_id: to_18(r.lookup_key or r.record_id) for r in batch}
+            refs = zuora.find_accounts_by_crm_id(keys.values(), include_15=include_15)
+            for record in batch:
+                how = "Synced by the connector: Zuora"
+                outcome = _account_outcome(refs.get(keys[record.record_id], []), how)
+                if outcome is not None:
+                    found[record.record_id] = outcome
+        return found
+
+    def _orders_in_zuora(
+        self, zuora: ZuoraClient, records: Sequence[PlannedRecord]
+    ) -> dict[str, Outcome]:
+        orders = [r for r in records if r.record_kind == "order" and r.lookup_key]
+        if not orders:
+            return {}
+        threads = max(1, min(self.ORDER_LOOKUP_THREADS, len(orders)))
+        with ThreadPoolExecutor(threads, thread_name_prefix="verify-order") as pool:
+            answers = list(pool.map(lambda r: zuora.get_order(r.lookup_key), orders))
+        found: dict[str, Outcome] = {}
+        for record, order in zip(orders, answers, strict=True):
+            if order is not None:
+                number = str(order.get("orderNumber") or record.lookup_key)
+                found[record.record_id] = Outcome(
                     RecordState.SYNCED,
-                    f"Synced by the connector: Zuora {what} {found.zuora_number}.",
-                    found.zuora_id,
-                    found.zuora_number,
-                    found.request_id,
+                    f"Synced by the connector: Zuora order {number}.",
+                    order.get("id") or order.get("orderId"),
+                    number,
                 )
-            left = deadline - self._clock()
-            if left <= 0:
-                extra = f" (last check failed: {last_problem})" if last_problem else ""
-                return Outcome(
-                    RecordState.TIMED_OUT,
-                    f"{accepted} But the {what} did not appear in Zuora within "
-                    f"{self.verify_timeout_s:g} seconds{extra}. Look in Zuora under System "
-                    "Health → Integration Hub for the connector's error.",
-                )
-            if call.cancel.wait(min(interval, left)):
-                return Outcome(
-                    RecordState.ACCEPTED,
-                    f"{accepted} Verification stopped because the run was cancelled.",
-                )
-            interval = min(interval * 1.5, self.max_poll_interval_s)
+        return found
+
+    def verification_timed_out(self, record: PlannedRecord, accepted: str, problem: str) -> Outcome:
+        what = "account" if record.record_kind == "account" else "order"
+        extra = f" (last check failed: {problem})" if problem else ""
+        return Outcome(
+            RecordState.TIMED_OUT,
+            f"{accepted} But the {what} did not appear in Zuora within "
+            f"{self.verify_timeout_s:g} seconds{extra}. Look in Zuora under System "
+            "Health → Integration Hub for the connector's error.",
+        )
+
+    def verification_cancelled(self, record: PlannedRecord, accepted: str) -> Outcome:
+        return Outcome(
+            RecordState.ACCEPTED,
+            f"{accepted} Verification stopped because the run was cancelled.",
+        )
+
+
+_UNVERIFIED = (
+    "Not verified: no Zuora credentials in this profile; check Zuora "
+    "(System Health → Integration Hub)."
+)

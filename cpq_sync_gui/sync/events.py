@@ -25,6 +25,7 @@ class RecordState(StrEnum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    VERIFYING = "verifying"  # the connector took it; waiting to see it in Zuora (not final)
     SYNCED = "synced"
     ACCEPTED = "accepted"  # the connector took it; Zuora did not (yet) confirm it
     SKIPPED = "skipped"
@@ -45,6 +46,7 @@ class RecordState(StrEnum):
 _LABELS = {
     RecordState.QUEUED: "Queued",
     RecordState.RUNNING: "Running",
+    RecordState.VERIFYING: "Verifying in Zuora",
     RecordState.SYNCED: "Synced",
     RecordState.ACCEPTED: "Accepted (unverified)",
     RecordState.SKIPPED: "Skipped",
@@ -105,6 +107,7 @@ class Progress:
     skipped: int
     rate_per_s: float  # records finished per second since the run started (0 until known)
     eta_s: float | None  # seconds left at that rate; None until a rate is known
+    verifying: int = 0  # sent and accepted, waiting to be seen in Zuora (not in done)
 
 
 @dataclass(frozen=True)

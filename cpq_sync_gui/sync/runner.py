@@ -2,6 +2,10 @@
 
 Threads, not asyncio: the clients are blocking (requests, simple-salesforce). Every wait is on
 an Event or a Condition, so cancel takes effect at once; nothing sleeps uninterruptibly.
+
+Records an engine accepted but has yet to confirm (the connector: Verifying) leave their worker
+and wait in the runner; one verifier thread checks all of them together once per poll interval
+(:class:`~cpq_sync_gui.sync.engine_api.Verifier`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cpq_sync_gui.sync.engine_api import (
     Outcome,
     RecordResult,
     RunResult,
+    Verifier,
     canonical_json,
     idempotency_key,
     payload_hash,
@@ -43,7 +48,13 @@ from cpq_sync_gui.sync.journal import SENDING, JournalError, NewRecord, RunJourn
 from cpq_sync_gui.sync.mapping_types import Problem
 from cpq_sync_gui.sync.plan_model import PlannedRecord, SyncPlan
 from cpq_sync_gui.sync.sender import RecordSender
-from cpq_sync_gui.sync.throttle import AdaptiveLimit, RetryPolicy
+from cpq_sync_gui.sync.throttle import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    MIN_CONCURRENCY,
+    AdaptiveLimit,
+    RetryPolicy,
+)
 
 __all__ = [
     "RETRYABLE_KINDS",
@@ -62,7 +73,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MIN_CONCURRENCY, MAX_CONCURRENCY, DEFAULT_CONCURRENCY = 1, 16, 4
 
 # --- the runner -----------------------------------------------------------------------------
 
@@ -76,6 +86,9 @@ class _Item:
     outcome: Outcome | None = None
     waiting_on: int = 0
     worked: bool = False  # went through a worker (counts towards the rate)
+    verify_only: bool = False  # accepted in an earlier session: verify, never send again
+    accepted: str = ""  # what accepted it, while it waits for verification
+    deadline: float = 0.0  # time.monotonic() after which verification gives up
 
 
 class SyncRunner:
@@ -111,6 +124,7 @@ class SyncRunner:
         self._cond = threading.Condition()
         self.limit = AdaptiveLimit(concurrency, cooldown_s=throttle_cooldown_s)
         self._fatal: str | None = None
+        self._verifier: Verifier | None = engine if isinstance(engine, Verifier) else None
 
     # -- public --------------------------------------------------------------------------
 
@@ -155,22 +169,34 @@ class SyncRunner:
     def resume(self, run_id: str, planner: Callable[[str, list[str]], SyncPlan]) -> RunResult:
         """Finish an interrupted run: unfinished records are planned again from fresh reads;
         those that may have been sent (journaled ``sending``, or sent before) are looked up in
-        Zuora first. Finished records keep their outcome."""
+        Zuora first. Records journaled Verifying (the engine accepted them) are only verified,
+        never sent again. Finished records keep their outcome."""
         run = self.journal.run(run_id)
         rows = self.journal.records_of(run_id)
         finished = {r.record_id: r for r in rows if r.is_final}
         unfinished = [r for r in rows if not r.is_final]
         maybe_sent = {r.record_id for r in unfinished if r.state == SENDING or r.attempt > 0}
+        accepted = {
+            r.record_id: r.detail or "Accepted before the run was interrupted."
+            for r in unfinished
+            if r.state == RecordState.VERIFYING.value and self._verifier is not None
+        }
         self.journal.reopen_run(run_id)
         plan = self._replan(run.kind, unfinished, planner)
-        # Records already final in this run keep their outcome; the rest are queued again
-        # (with any record the new plan needs first, e.g. a parent created meanwhile).
+        # Records already final in this run keep their outcome; those accepted wait for
+        # verification again; the rest are queued again (with any record the new plan needs
+        # first, e.g. a parent created meanwhile).
         items: list[_Item] = []
         for record in plan.records:
             if record.record_id in finished:
                 continue
+            if record.record_id in accepted:
+                items.append(
+                    _Item(0, record, verify_only=True, accepted=accepted[record.record_id])
+                )
+                continue
             items.append(_Item(0, record, check_first=record.record_id in maybe_sent))
-        self.journal.requeue(run_id, [_new_record(i.record) for i in items])
+        self.journal.requeue(run_id, [_new_record(i.record) for i in items if not i.verify_only])
         for row in unfinished:
             if not any(i.record.record_id == row.record_id for i in items):
                 # Not planned again (the planner left it out): never send it blind.
@@ -272,6 +298,8 @@ class SyncRunner:
         self._counts = {"succeeded": 0, "failed": 0, "skipped": 0}
         self._active = 0
         self._fatal = None
+        self._waiting: dict[str, _Item] = {}  # accepted, waiting for verification
+        self._fresh = False  # a record started waiting while the verifier waits
         self._emit(RunStarted(run_id, kind, self.engine.name, len(items)))
         if resumed:
             self._log("INFO", f"Resuming run {run_id}: {len(items)} records to finish.")
@@ -286,12 +314,21 @@ class SyncRunner:
                 for dependency in pending:
                     self._dependents.setdefault(dependency, []).append(item.record.record_id)
             for item in items:
-                if item.waiting_on == 0:
+                if item.verify_only:
+                    self._await_verification_locked(item, item.accepted)
+                elif item.waiting_on == 0:
                     self._make_ready(item)
         workers = [
             threading.Thread(target=self._worker, name=f"sync-worker-{n}", daemon=True)
             for n in range(self.concurrency)
         ]
+        if self._verifier is not None:
+            verifier = self._verifier
+            workers.append(
+                threading.Thread(
+                    target=self._verify_loop, args=(verifier,), name="sync-verifier", daemon=True
+                )
+            )
         for worker in workers:
             worker.start()
         # Wait for every record to be final; on cancel, settle the queue at once.
@@ -407,23 +444,9 @@ class SyncRunner:
         old = item.state
         if record.record_id in self._done and item.state in FINAL_STATES:
             return
+        self._waiting.pop(record.record_id, None)
         if journal:
-            try:
-                self.journal.record_transition(
-                    self._run_id,
-                    record.record_id,
-                    outcome.state,
-                    detail=outcome.detail,
-                    error=outcome.detail
-                    if outcome.state not in SUCCESS_STATES
-                    and outcome.state is not RecordState.SKIPPED
-                    else None,
-                    zuora_id=outcome.zuora_id,
-                    zuora_number=outcome.zuora_number,
-                    request_id=outcome.request_id,
-                )
-            except JournalError as exc:
-                self._journal_broken(exc)
+            self._journal_outcome(record, outcome)
         item.state = outcome.state
         item.outcome = outcome
         self._done[record.record_id] = outcome
@@ -456,6 +479,25 @@ class SyncRunner:
                 self._make_ready(dependent)
         self._cond.notify_all()
 
+    def _journal_outcome(self, record: PlannedRecord, outcome: Outcome) -> None:
+        """Journal where a record now stands (needs no lock: the journal has its own)."""
+        try:
+            self.journal.record_transition(
+                self._run_id,
+                record.record_id,
+                outcome.state,
+                detail=outcome.detail,
+                error=outcome.detail
+                if outcome.state
+                not in SUCCESS_STATES | {RecordState.SKIPPED, RecordState.VERIFYING}
+                else None,
+                zuora_id=outcome.zuora_id,
+                zuora_number=outcome.zuora_number,
+                request_id=outcome.request_id,
+            )
+        except JournalError as exc:
+            self._journal_broken(exc)
+
     def _progress(self) -> Progress:
         elapsed = max(1e-6, time.monotonic() - self._started)
         total = len(self._items)
@@ -471,6 +513,7 @@ class SyncRunner:
             skipped=self._counts["skipped"],
             rate_per_s=round(rate, 3),
             eta_s=round(eta, 1) if eta is not None else None,
+            verifying=len(self._waiting),
         )
 
     def _journal_broken(self, exc: JournalError) -> None:
@@ -516,9 +559,14 @@ class SyncRunner:
                     f"Internal error while syncing ({type(exc).__name__}: {exc}). Nothing more "
                     "was sent for this record; the log has the details.",
                 )
+            # Journaled before taking the lock: the other workers need not wait for the fsync.
+            self._journal_outcome(item.record, outcome)
             with self._cond:
                 self._active -= 1
-                self._finish_locked(item, outcome)
+                if outcome.state is RecordState.VERIFYING:
+                    self._await_verification_locked(item, outcome.detail)
+                else:
+                    self._finish_locked(item, outcome, journal=False)
 
     def _set_running(self, item: _Item, detail: str = "") -> None:
         # Not journaled: "running" tells a resumed run nothing that "queued" does not, and
@@ -540,6 +588,114 @@ class SyncRunner:
     def _process(self, item: _Item) -> Outcome:
         self._set_running(item, "checking Zuora first" if item.check_first else "")
         return self._sender.send(item.record, check_first=item.check_first)
+
+    # -- verification ----------------------------------------------------------------------
+
+    # Called with self._cond held.
+    def _await_verification_locked(self, item: _Item, accepted: str) -> None:
+        """The engine accepted ``item`` (journaled Verifying): let the verifier take it."""
+        verifier = self._verifier
+        if verifier is None:  # an engine bug: it cannot verify what it asks to verify
+            self._finish_locked(
+                item,
+                Outcome(
+                    RecordState.FAILED,
+                    f"Internal error: {accepted} The {self.engine.name} engine cannot verify it; "
+                    "check Zuora.",
+                ),
+            )
+            return
+        if self._cancel.is_set():  # (also when the journal could not be written)
+            self._finish_locked(item, verifier.verification_cancelled(item.record, accepted))
+            return
+        old = item.state
+        item.state = RecordState.VERIFYING
+        item.accepted = accepted
+        item.deadline = time.monotonic() + verifier.verify_timeout_s
+        self._waiting[item.record.record_id] = item
+        self._fresh = True
+        self._emit(
+            RecordStateChanged(
+                self._run_id,
+                item.record.record_id,
+                item.record.label,
+                old,
+                RecordState.VERIFYING,
+                accepted,
+                None,
+                item.record.record_kind,
+            )
+        )
+        self._emit(self._progress())
+        self._cond.notify_all()
+
+    def _verify_loop(self, verifier: Verifier) -> None:
+        """The verifier thread: check all waiting records at once, once per poll interval.
+
+        The interval grows (x1.5, up to ``max_poll_interval_s``) while nothing appears, and
+        returns to ``poll_interval_s`` as soon as something does; a record that starts waiting
+        is looked at within ``poll_interval_s`` whatever the interval has grown to.
+        """
+        interval = verifier.poll_interval_s
+        problem = ""
+        while True:
+            with self._cond:
+                while not self._waiting:
+                    if self._cancel.is_set() or self._finished_count >= len(self._items):
+                        return
+                    self._cond.wait(0.2)
+                self._wait_for_next_look_locked(verifier, interval)
+                if self._cancel.is_set():
+                    for item in list(self._waiting.values()):
+                        outcome = verifier.verification_cancelled(item.record, item.accepted)
+                        self._finish_locked(item, outcome)
+                    return
+                batch = list(self._waiting.values())
+            try:
+                found = verifier.verify([i.record for i in batch])
+                problem = ""
+            except Exception as exc:  # whatever it is, records keep waiting until their deadline
+                message = exc.message if isinstance(exc, AttemptError) else f"{exc!r}"
+                if not isinstance(exc, AttemptError):
+                    log.exception("verification failed unexpectedly")
+                if message != problem:
+                    self._log(
+                        "WARNING",
+                        f"Could not check Zuora for {len(batch)} record(s) waiting for "
+                        f"verification: {message.rstrip('.')}. Trying again.",
+                    )
+                found, problem = {}, message
+            now = time.monotonic()
+            settled: list[tuple[_Item, Outcome]] = []
+            for item in batch:  # only this thread finishes waiting records
+                outcome = found.get(item.record.record_id)
+                if outcome is None and now >= item.deadline:
+                    outcome = verifier.verification_timed_out(item.record, item.accepted, problem)
+                if outcome is not None:
+                    self._journal_outcome(item.record, outcome)  # outside the lock, as workers do
+                    settled.append((item, outcome))
+            with self._cond:
+                for item, outcome in settled:
+                    self._finish_locked(item, outcome, journal=False)
+            if found:
+                interval = verifier.poll_interval_s
+            else:
+                interval = min(interval * 1.5, verifier.max_poll_interval_s)
+
+    # Called with self._cond held and records waiting (only the verifier removes them).
+    def _wait_for_next_look_locked(self, verifier: Verifier, interval: float) -> None:
+        """Until ``interval`` has passed, a deadline is due, or the run is cancelled."""
+        due = time.monotonic() + interval
+        self._fresh = False
+        while not self._cancel.is_set():
+            now = time.monotonic()
+            if self._fresh:
+                self._fresh = False
+                due = min(due, now + verifier.poll_interval_s)
+            soonest = min(due, *(i.deadline for i in self._waiting.values()))
+            if now >= soonest:
+                return
+            self._cond.wait(min(soonest - now, 0.2))  # cancel() may skip its notify
 
     def _done_snapshot(self) -> dict[str, Outcome]:
         with self._cond:

@@ -18,25 +18,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpq_sync_gui import paths
 from cpq_sync_gui.redact import RedactingFilter, redact
-from cpq_sync_gui.sync import (
+from cpq_sync_gui.sync.events import (
     LogLine,
-    PlanOptions,
     RecordState,
     RecordStateChanged,
     RunFinished,
     RunStarted,
-    SyncPlan,
-    SyncRunner,
-    build_plan,
 )
 from cpq_sync_gui.ui.jobs import JobContext
-from cpq_sync_gui.ui.plan_dialog import RunTarget
 from cpq_sync_gui.ui.run_panel import duration_text
 from cpq_sync_gui.ui.run_rows import RunRow
+
+if TYPE_CHECKING:
+    from cpq_sync_gui.sync import SyncPlan, SyncRunner
+    from cpq_sync_gui.ui.plan_dialog import RunTarget
 
 __all__ = [
     "LOG_FILE_NAME",
@@ -201,6 +200,8 @@ class RunHandle:
 
 def run_target(profile: Any, connections: RunConnections) -> RunTarget:
     """Where a run of this profile goes, and which engines it can use (for the plan dialog)."""
+    from cpq_sync_gui.ui.plan_dialog import RunTarget
+
     engines, notes = [], []
     if connections.zuora is not None:
         engines.append("direct")
@@ -232,16 +233,20 @@ def run_target(profile: Any, connections: RunConnections) -> RunTarget:
 
 def planner_for(conns: RunConnections, shown: ShownRun) -> Callable[[str, list[str]], SyncPlan]:
     """How resume and retry plan their records again (fresh reads, the run's options)."""
+    from cpq_sync_gui.sync import PlanOptions, build_plan
+
     options = PlanOptions(update_existing=bool(shown.options.get("update_existing")))
     return lambda kind, ids: build_plan(kind, ids, conns.salesforce, conns.zuora, options)
 
 
 def rows_of(records: Iterable[Any], *, queued: bool = False) -> tuple[RunRow, ...]:
-    """Panel rows from journal records (unfinished ones, and all with ``queued``, as Queued)."""
+    """Panel rows from journal records: unfinished ones (and all with ``queued``) as Queued,
+    except that a record the connector accepted stays "Verifying in Zuora" until resumed."""
     rows = []
     for record in records:
         final = record.is_final and not queued
-        state = RecordState(record.state) if final else RecordState.QUEUED
+        verifying = not queued and record.state == RecordState.VERIFYING
+        state = RecordState(record.state) if final or verifying else RecordState.QUEUED
         detail = redact(record.detail or record.error or "") if final else ""
         rows.append(
             RunRow(

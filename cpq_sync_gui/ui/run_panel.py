@@ -5,9 +5,9 @@ long run ends while the window is in the background."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from cpq_sync_gui.sync.events import Progress, RecordState
+from cpq_sync_gui.ui.record_table import changed_on_screen
 from cpq_sync_gui.ui.run_rows import SHOW_CHOICES, RunRecordsFilter, RunRecordsModel, RunRow
 
 __all__ = ["RETRY_STATES", "RunNotifier", "RunPanel", "duration_text"]
@@ -39,6 +40,7 @@ _ORDER = (
     RecordState.FAILED,
     RecordState.TIMED_OUT,
     RecordState.CANCELLED,
+    RecordState.VERIFYING,
     RecordState.RUNNING,
     RecordState.QUEUED,
 )
@@ -92,6 +94,20 @@ class RunNotifier:
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
+
+
+class RunTable(QTableView):
+    """The run's records; a batch of state changes repaints only the changed rows it shows."""
+
+    def dataChanged(
+        self,
+        topLeft: QModelIndex | QPersistentModelIndex,
+        bottomRight: QModelIndex | QPersistentModelIndex,
+        roles: Sequence[int] = (),
+    ) -> None:
+        visible = changed_on_screen(self, topLeft, bottomRight)
+        if visible is not None:
+            super().dataChanged(*visible, list(roles))
 
 
 def _button(text: str, name: str, tip: str, parent: QWidget) -> QPushButton:
@@ -167,7 +183,7 @@ class RunPanel(QWidget):
         self.model = RunRecordsModel(self)
         self.filter = RunRecordsFilter(self)
         self.filter.setSourceModel(self.model)
-        self.table = QTableView(self)
+        self.table = RunTable(self)
         self.table.setObjectName("runRecords")
         self.table.setAccessibleName("Records of the run")
         self.table.setModel(self.filter)

@@ -84,6 +84,7 @@ _TONE = {
     RecordState.TIMED_OUT: "bad",
     RecordState.CANCELLED: "warn",
     RecordState.RUNNING: "busy",
+    RecordState.VERIFYING: "busy",
     RecordState.QUEUED: "quiet",
 }
 
@@ -245,7 +246,9 @@ SHOW_CHOICES: tuple[tuple[str, frozenset[RecordState] | None], ...] = (
     )),
     ("Synced or accepted", frozenset({RecordState.SYNCED, RecordState.ACCEPTED})),
     ("Skipped", frozenset({RecordState.SKIPPED})),
-    ("Not finished", frozenset({RecordState.QUEUED, RecordState.RUNNING})),
+    ("Not finished", frozenset(
+        {RecordState.QUEUED, RecordState.RUNNING, RecordState.VERIFYING}
+    )),
 )  # fmt: skip
 
 
