@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cpq_sync_gui.ui.heap import freeze_long_lived
 from cpq_sync_gui.ui.jobs import Job
 from cpq_sync_gui.ui.record_actions import RowActions
 from cpq_sync_gui.ui.record_details import RecordDetails
@@ -60,6 +61,7 @@ from cpq_sync_gui.ui.record_table import RecordTable
 __all__ = ["RecordBrowser"]
 
 INSERT_SLICE = 500  # rows inserted per event-loop turn (a 2,000-row page in four short steps)
+FREEZE_INTERVAL_MS = 250  # at most this often, new rows are frozen for the collector
 
 
 def _button(text: str, name: str, tip: str, parent: QWidget) -> QPushButton:
@@ -136,6 +138,12 @@ class RecordBrowser(QWidget):
         self._insert_timer.setSingleShot(True)
         self._insert_timer.setInterval(0)
         self._insert_timer.timeout.connect(self._insert_some)
+        # Loaded rows live as long as the list: out of the garbage collector's full passes
+        # with them (ui/heap.py), a few times a second while rows and statuses arrive.
+        self._freeze_timer = QTimer(self)
+        self._freeze_timer.setSingleShot(True)
+        self._freeze_timer.setInterval(FREEZE_INTERVAL_MS)
+        self._freeze_timer.timeout.connect(freeze_long_lived)
         self._summary_timer = QTimer(self)
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(250)
@@ -312,6 +320,7 @@ class RecordBrowser(QWidget):
                 kind=self.kind,
                 filters=filters,
                 batch_size=self.batch_size,
+                zuora=NO_ZUORA if self.source.zuora is None else CHECKING,
             ),
         )
         job.events.connect(self._on_events)
@@ -376,6 +385,7 @@ class RecordBrowser(QWidget):
         if statuses:
             self.model.set_statuses(statuses)
             self._summary_timer.start()
+            self._freeze_soon()
         self._update_progress()
 
     def _insert_some(self) -> None:
@@ -388,10 +398,15 @@ class RecordBrowser(QWidget):
     def _add_rows(self, rows: list[Row]) -> list[Row]:
         added = self.model.add_rows(rows)
         if added:
+            self._freeze_soon()
             self.check_in_zuora(added)
             if self.model.selected_count():
                 self._update_selected(self.model.selected_count())
         return added
+
+    def _freeze_soon(self) -> None:
+        if not self._freeze_timer.isActive():
+            self._freeze_timer.start()
 
     def _progress_text(self) -> str:
         if self._total is None:
