@@ -189,7 +189,8 @@ def startup_rows(data: dict[str, Any]) -> list[Row]:
         rows.append(
             (
                 f"{variant.removeprefix('app_')} ({platform_name})",
-                f"{_s(h['s'])} = {h['ratio']:.2f}x bare {_s(h['bare_s'])}",
+                f"{_s(h['s'])} = {h['ratio']:.2f}x bare {_s(h['bare_s'])}"
+                + (f"; ready {_s(h['ready_s'])}" if "ready_s" in h else ""),
                 "<= 1.5x",
                 _verdict(h["met"]),
             )

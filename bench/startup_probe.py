@@ -1,13 +1,14 @@
 """Where the app's start-up goes: runs the real ``cpq_sync_gui.app.main(["--smoke"])`` with
-timestamps at each phase, and quits at the main window's first paint.
+timestamps at each phase, and quits once the window is ready.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/startup_probe.py    # prints JSON
 
 Phases (seconds since the process started, from /proc): ``python_ready`` (this script runs),
 ``qt_imported`` (PySide6.QtWidgets), ``app_imported`` (cpq_sync_gui.ui.application and all it
-imports), ``application`` (QApplication made), ``secrets`` (password store chosen),
-``window_built`` (MainWindow constructed), ``shown`` (show() returned), ``first_paint``.
-bench_startup.py runs it (``--breakdown``) to say what bounds the start-up.
+imports), ``application`` (QApplication made), ``window_built`` (MainWindow constructed),
+``shown`` (show() returned), ``first_paint``, then ``ready``: the profiles read and the password
+store chosen (off the GUI thread, started after the first paint), the window usable.
+bench_startup.py runs it to say what bounds the start-up.
 """
 
 from __future__ import annotations
@@ -37,46 +38,38 @@ def main() -> int:
 
     mark("qt_imported")
     import cpq_sync_gui.ui.application as application
-    import cpq_sync_gui.ui.connections_dialog as connections_dialog
 
     mark("app_imported")
-    real_make, real_secrets, real_window = (
-        application.make_application,
-        application.open_app_secrets,
-        application.MainWindow,
-    )
+    real_make, real_window = application.make_application, application.MainWindow
 
     def make_application(argv: list[str]) -> QApplication:
         app = real_make(argv)
         mark("application")
         return app
 
-    def open_app_secrets(*args: object, **kwargs: object) -> object:
-        secrets = real_secrets(*args, **kwargs)
-        mark("secrets")
-        return secrets
-
     class FirstPaint(QObject):
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
             if event.type() == QEvent.Type.Paint:
                 watched.removeEventFilter(self)
                 mark("first_paint")
-                QApplication.instance().exit(0)
             return False
+
+    def ready(_ok: bool) -> None:
+        mark("ready")
+        QApplication.instance().exit(0)
 
     class ProbedWindow(real_window):  # type: ignore[misc, valid-type]
         def __init__(self, *args: object, **kwargs: object) -> None:
             super().__init__(*args, **kwargs)
             mark("window_built")
             self.installEventFilter(FirstPaint(self))
+            self.ready.connect(ready)
 
         def show(self) -> None:
             super().show()
             mark("shown")
 
     application.make_application = make_application
-    application.open_app_secrets = open_app_secrets
-    connections_dialog.open_app_secrets = open_app_secrets
     application.MainWindow = ProbedWindow
     from cpq_sync_gui.app import main as app_main
 

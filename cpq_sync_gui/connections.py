@@ -12,7 +12,6 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from keyring.backends import fail
 
 from cpq_sync_gui import secrets as names
 from cpq_sync_gui.connector.client import ConnectorClient
@@ -26,12 +25,14 @@ from cpq_sync_gui.salesforce.session import (
     SalesforceLoginError,
     connect,
 )
-from cpq_sync_gui.secrets import SecretLookup, SecretStore, SecretStoreError
+from cpq_sync_gui.secrets import SecretLookup, SecretStoreError, SessionSecrets
 from cpq_sync_gui.settings import (
+    DEMO_PROFILE_NAME,
     LoginHost,
     Profile,
     SalesforceAuthMethod,
     lightning_domain_from_instance,
+    profile_kind,
 )
 from cpq_sync_gui.zuora.client import ZuoraClient, ZuoraError
 
@@ -52,8 +53,6 @@ __all__ = [
     "test_salesforce",
     "test_zuora",
 ]
-
-DEMO_PROFILE_NAME = "Demo sandbox"
 
 
 class ConnectionFailed(Exception):
@@ -106,111 +105,6 @@ class OverlaySecrets:
         if secret_name in self.overrides:
             return self.overrides[secret_name] or None
         return self.base.get(secret_name) if self.base is not None else None
-
-
-class SessionSecrets:
-    """The app's secrets: the password store, plus profiles whose secrets stay in memory only.
-
-    The demo sandbox's throwaway credentials change at every start; :meth:`keep_in_memory`
-    pins them to this process so they never reach the keyring or a file. Everything else
-    goes to the wrapped :class:`SecretStore` (which may itself be memory-only when the
-    computer has no secure password store).
-    """
-
-    def __init__(self, store: SecretStore) -> None:
-        self.store = store
-        self._lock = threading.Lock()
-        self._pinned: dict[str, SecretStore] = {}
-
-    # -- what the banner needs -------------------------------------------------------------
-
-    @property
-    def memory_only(self) -> bool:
-        return self.store.memory_only
-
-    @property
-    def unavailable_reason(self) -> str | None:
-        return self.store.unavailable_reason
-
-    @property
-    def backend_name(self) -> str:
-        return self.store.backend_name
-
-    # -- pinning ---------------------------------------------------------------------------
-
-    def keep_in_memory(self, profile: str, values: Mapping[str, str]) -> None:
-        """From now on ``profile``'s secrets live in this process only, starting with ``values``."""
-        memory = SecretStore(fail.Keyring(), allow_memory_only=True, redactor=self.store.redactor)
-        for secret_name, value in values.items():
-            memory.set(profile, secret_name, value)
-        with self._lock:
-            self._pinned[profile] = memory
-
-    def release(self, profile: str) -> None:
-        """Forget ``profile``'s in-memory secrets (the demo stopped)."""
-        with self._lock:
-            self._pinned.pop(profile, None)
-
-    def is_memory_only(self, profile: str) -> bool:
-        with self._lock:
-            return profile in self._pinned or self.store.memory_only
-
-    def _target(self, profile: str) -> SecretStore:
-        with self._lock:
-            return self._pinned.get(profile, self.store)
-
-    # -- the SecretStore interface ---------------------------------------------------------
-
-    def get(self, profile: str, secret_name: str) -> str | None:
-        return self._target(profile).get(profile, secret_name)
-
-    def set(self, profile: str, secret_name: str, value: str) -> None:
-        self._target(profile).set(profile, secret_name, value)
-
-    def delete(self, profile: str, secret_name: str) -> None:
-        self._target(profile).delete(profile, secret_name)
-
-    def delete_profile(self, profile: str) -> None:
-        self._target(profile).delete_profile(profile)
-
-    def for_profile(self, profile: str) -> SecretLookup:
-        return self._target(profile).for_profile(profile)
-
-    def copy_profile(self, source: str, target: str) -> None:
-        self._move(source, target, delete_source=False)
-
-    def rename_profile(self, old: str, new: str) -> None:
-        if old == new:
-            return
-        with self._lock:
-            pinned = self._pinned.pop(old, None)
-        if pinned is not None:  # in-memory secrets stay in memory under the new name
-            pinned.rename_profile(old, new)
-            with self._lock:
-                self._pinned[new] = pinned
-            return
-        self._move(old, new, delete_source=True)
-
-    def _move(self, source: str, target: str, *, delete_source: bool) -> None:
-        source_store, target_store = self._target(source), self._target(target)
-        with self._lock:
-            throwaway = source in self._pinned
-        if source_store is target_store:
-            if delete_source:
-                source_store.rename_profile(source, target)
-            else:
-                source_store.copy_profile(source, target)
-            return
-        if throwaway and not delete_source:
-            return  # in-memory (demo) secrets are never copied into the password store
-        for secret_name in sorted(names.SECRET_NAMES):
-            value = source_store.get(source, secret_name)
-            if value is None:
-                target_store.delete(target, secret_name)
-            else:
-                target_store.set(target, secret_name, value)
-        if delete_source:
-            source_store.delete_profile(source)
 
 
 def profile_secrets(profile: Profile, secrets: SecretsSource | SecretLookup) -> SecretLookup:
@@ -720,23 +614,3 @@ def check_profile(
 # pytest would otherwise collect these when a test module imports them by name.
 test_salesforce.__test__ = False  # type: ignore[attr-defined]
 test_zuora.__test__ = False  # type: ignore[attr-defined]
-
-
-# --- how a profile is shown ----------------------------------------------------------------
-
-_UAT = re.compile(r"(?i)(?:^|[^a-z])uat(?:[^a-z]|$)")
-
-
-def profile_kind(profile: Profile | None) -> str:
-    """ "production", "uat", "sandbox", "demo" or "none": what the badge shows."""
-    if profile is None:
-        return "none"
-    if profile.name == DEMO_PROFILE_NAME:
-        return "demo"
-    if profile.is_production:
-        return "production"
-    settings = profile.salesforce
-    hosts = (profile.name, settings.my_domain, settings.custom_login_url, settings.instance_url)
-    if any(_UAT.search(text.replace("--", "-")) for text in hosts if text):
-        return "uat"
-    return "sandbox"

@@ -911,3 +911,24 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+
+
+# --- how a profile is shown ----------------------------------------------------------------
+
+DEMO_PROFILE_NAME = "Demo sandbox"
+_UAT = re.compile(r"(?i)(?:^|[^a-z])uat(?:[^a-z]|$)")
+
+
+def profile_kind(profile: Profile | None) -> str:
+    """ "production", "uat", "sandbox", "demo" or "none": what the badge shows."""
+    if profile is None:
+        return "none"
+    if profile.name == DEMO_PROFILE_NAME:
+        return "demo"
+    if profile.is_production:
+        return "production"
+    settings = profile.salesforce
+    hosts = (profile.name, settings.my_domain, settings.custom_login_url, settings.instance_url)
+    if any(_UAT.search(text.replace("--", "-")) for text in hosts if text):
+        return "uat"
+    return "sandbox"

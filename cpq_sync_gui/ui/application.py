@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -13,7 +14,6 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from cpq_sync_gui import __version__
-from cpq_sync_gui.ui.connections_dialog import open_app_secrets
 from cpq_sync_gui.ui.heap import freeze_startup_objects
 from cpq_sync_gui.ui.jobs import Job
 from cpq_sync_gui.ui.main_window import MainWindow
@@ -51,18 +51,46 @@ def seconds_since_process_start() -> float | None:
         return None
 
 
+def report_startup(what: str) -> None:
+    """Print ``<what> <seconds since process start> monotonic=<time.monotonic()>``."""
+    since = seconds_since_process_start()
+    shown = f"{since:.3f}" if since is not None else "unknown"
+    print(f"{what} {shown} monotonic={time.monotonic():.6f}", flush=True)
+
+
 class StartupReporter(QObject):
     """With CPQ_SYNC_REPORT_STARTUP=1: prints ``window-shown <seconds since process start>
-    monotonic=<time.monotonic()>`` once, at the main window's first paint, for
-    bench/bench_startup.py (the monotonic clock lets it also time a onefile build's unpacking)."""
+    monotonic=<time.monotonic()>`` once, at the main window's first paint, then ``window-ready
+    …`` once the profiles are loaded and the password store chosen, for bench/bench_startup.py
+    (the monotonic clock lets it also time a onefile build's unpacking)."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint:
             watched.removeEventFilter(self)
-            since = seconds_since_process_start()
-            shown = f"{since:.3f}" if since is not None else "unknown"
-            print(f"window-shown {shown} monotonic={time.monotonic():.6f}", flush=True)
+            report_startup("window-shown")
         return False
+
+
+class AfterFirstPaint(QObject):
+    """Calls ``then`` once, right after the watched widget's first paint has been handled (or
+    after ``fallback_ms`` if it is never painted, e.g. started minimised)."""
+
+    def __init__(self, widget: QObject, then: Callable[[], object], fallback_ms: int = 500) -> None:
+        super().__init__(widget)
+        self._then: Callable[[], object] | None = then
+        widget.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self._run)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._run)  # runs once this paint is on screen
+        return False
+
+    def _run(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then()
 
 
 def make_application(argv: list[str]) -> QApplication:
@@ -84,32 +112,50 @@ def run_app(args: argparse.Namespace, argv: list[str]) -> int:
     apply_theme(app, getattr(args, "color_scheme", "auto"))  # follows the OS unless forced
     demo = bool(getattr(args, "demo", False))
     unattended = bool(args.smoke or args.screenshot)
-    # Asked once, before the window opens: without a secure keyring, secrets stay in memory.
-    # Not asked for the demo (its throwaway logins live in memory anyway) or unattended runs.
-    secrets = open_app_secrets(None, ask=not (unattended or demo))
-    if secrets is None:
-        return 1
-    window = MainWindow(secrets=secrets)
+    report = os.environ.get(STARTUP_REPORT_ENV) == "1"
+    # The window paints first; the profiles and the password store are read right after, off
+    # the GUI thread (MainWindow.load_in_background). Without a secure keyring, secrets stay
+    # in memory after asking once; not asked for the demo (its throwaway logins live in
+    # memory anyway) or unattended runs.
+    window = MainWindow(load_later=True)
     app.aboutToQuit.connect(window.shutdown)
-    if os.environ.get(STARTUP_REPORT_ENV) == "1":
+    if report:
         window.installEventFilter(StartupReporter(window))
+
+    def ready(ok: bool) -> None:
+        if not ok:  # the admin chose to quit rather than keep secrets for this session only
+            window.close()
+            app.exit(1)
+            return
+        if report:
+            report_startup("window-ready")
+        freeze_startup_objects()  # shorter garbage-collector pauses once records load (heap.py)
+        secrets = window.secrets
+        if not unattended:
+            window.sync.offer_interrupted_runs()  # a run a crash interrupted: offer to resume it
+        if secrets is not None and secrets.memory_only:
+            note = (
+                "Secrets are kept in memory for this session only: no secure password store is "
+                f"available — {secrets.unavailable_reason}."
+            )
+            window.log_pane.add("WARNING", note)
+            print(f"CPQ Sync: {note}", file=sys.stderr, flush=True)
+        if demo:
+            window.start_demo()
+
+    window.ready.connect(ready)
+    AfterFirstPaint(window, lambda: window.load_in_background(ask=not (unattended or demo)))
     window.show()
-    freeze_startup_objects()  # shorter garbage-collector pauses once records load (ui/heap.py)
-    if not unattended:
-        window.sync.offer_interrupted_runs()  # a run a crash interrupted: offer to resume it
-    if secrets.memory_only:
-        note = (
-            "Secrets are kept in memory for this session only: no secure password store is "
-            f"available — {secrets.unavailable_reason}."
-        )
-        window.log_pane.add("WARNING", note)
-        print(f"CPQ Sync: {note}", file=sys.stderr, flush=True)
-    if demo:
-        window.start_demo()
 
     if args.smoke:
 
         def finish() -> None:
+            if not window.is_ready:  # a smoke run checks the whole start-up, not the paint only
+                window.ready.connect(lambda _ok: finish())
+                return
+            if window.demo_job is not None and window.demo_job.running:  # and the demo's
+                window.demo_job.finished.connect(finish)
+                return
             ok = window.isVisible()
             print("OK" if ok else "FAILED: the main window is not visible", flush=True)
             window.close()
@@ -120,6 +166,9 @@ def run_app(args: argparse.Namespace, argv: list[str]) -> int:
         target: Path = args.screenshot
 
         def shoot() -> None:
+            if not window.is_ready:  # picture the window with its profiles
+                window.ready.connect(lambda _ok: shoot())
+                return
             target.parent.mkdir(parents=True, exist_ok=True)
             screen = window.screen()
             picture = screen.grabWindow(window.winId()) if screen else window.grab()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
@@ -18,24 +19,83 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from cpq_sync_gui.settings import Profile, ProfileStore, SettingsFileError
-from cpq_sync_gui.ui.jobs import Job
+from cpq_sync_gui.ui.jobs import Job, JobContext
 from cpq_sync_gui.ui.log_pane import LogPane
 from cpq_sync_gui.ui.profile_badge import ProfileBadge, badge_text
 from cpq_sync_gui.ui.record_tabs import install_record_tabs
 from cpq_sync_gui.ui.sync_window import install_sync
 
 if TYPE_CHECKING:
-    from cpq_sync_gui.connections import SessionSecrets
     from cpq_sync_gui.demo import DemoSession
     from cpq_sync_gui.sandbox.sandbox import Sandbox
+    from cpq_sync_gui.secrets import SecretStorageUnavailable, SessionSecrets
+    from cpq_sync_gui.settings import Profile, ProfileStore
+
+
+@dataclass
+class OpenedStores:
+    """What the start-up job found: the profiles and the password store (see load_in_background)."""
+
+    profiles: ProfileStore
+    profiles_error: str | None  # the profiles file could not be read (left as it is)
+    secrets: SessionSecrets | None  # the OS password store, or None when there is none
+    problem: SecretStorageUnavailable | None  # why there is none
+    memory_only: SessionSecrets  # what to use instead once the admin agrees
+
+
+def open_stores(_context: JobContext) -> OpenedStores:
+    """Read the profiles and choose the password store (off the GUI thread: pydantic's models,
+    the settings file and keyring's scan of its backends take a noticeable time). The store is
+    chosen on a second thread meanwhile: keyring spends part of its time waiting on D-Bus."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="startup-keyring") as pool:
+        chosen = pool.submit(choose_secret_store)
+        from cpq_sync_gui.settings import ProfileStore, SettingsFileError
+
+        profiles, profiles_error = ProfileStore(), None
+        try:
+            profiles.load()
+        except SettingsFileError as exc:
+            profiles_error = str(exc)
+        secrets, problem, memory_only = chosen.result()
+    return OpenedStores(profiles, profiles_error, secrets, problem, memory_only)
+
+
+def choose_secret_store() -> tuple[
+    SessionSecrets | None, SecretStorageUnavailable | None, SessionSecrets
+]:
+    """The OS password store (or None and why there is none), and what to use without one."""
+    from cpq_sync_gui.secrets import SecretStorageUnavailable, SecretStore, SessionSecrets
+
+    try:
+        secrets = SessionSecrets(SecretStore())
+    except SecretStorageUnavailable as problem:
+        return None, problem, SessionSecrets(SecretStore(allow_memory_only=True))
+    return secrets, None, secrets
+
+
+def start_demo_sandbox(_context: JobContext) -> Sandbox:
+    """The demo sandbox, started off the GUI thread (importing it loads the network stack)."""
+    from cpq_sync_gui.demo import start_demo_sandbox as start
+
+    return start()
 
 
 class MainWindow(QMainWindow):
+    """With ``load_later``, the window paints before the profiles and the password store are
+    read: :meth:`load_in_background` reads them, then ``ready`` fires (False: the admin chose to
+    quit rather than keep secrets for this session only)."""
+
     active_profile_changed = Signal(object)  # the active Profile, or None
+    ready = Signal(bool)
 
     def __init__(
-        self, store: ProfileStore | None = None, secrets: SessionSecrets | None = None
+        self,
+        store: ProfileStore | None = None,
+        secrets: SessionSecrets | None = None,
+        *,
+        load_later: bool = False,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -45,6 +105,7 @@ class MainWindow(QMainWindow):
         self.demo: DemoSession | None = None
         self.demo_job: Job | None = None
         self.connections_dialog = None
+        self.shut_down = False
 
         self.connection_label = QLabel("No connection selected")
         self.connection_label.setObjectName("connectionLabel")
@@ -106,8 +167,14 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.secrets_status)
         self.statusBar().showMessage("Ready")
 
-        self.profile_store = store if store is not None else self._load_profiles()
-        self.refresh_profiles()
+        self.profile_store: ProfileStore | None = None
+        self.is_ready = not load_later
+        if load_later:
+            self.profile_badge.show_loading()
+            self.statusBar().showMessage("Reading the connection profiles…")
+        else:
+            self.profile_store = store if store is not None else self._load_profiles()
+            self.refresh_profiles()
         self.show_secrets_status()
         self.records = install_record_tabs(self)  # Accounts / Orders browsers (record_tabs.py)
         self.sync = install_sync(self)  # Run dock, "Sync selected (N)", Runs menu (sync_window.py)
@@ -115,21 +182,67 @@ class MainWindow(QMainWindow):
     # --- profiles -------------------------------------------------------------------------
 
     def _load_profiles(self) -> ProfileStore:
+        from cpq_sync_gui.settings import ProfileStore, SettingsFileError
+
         store = ProfileStore()
         try:
             store.load()
         except SettingsFileError as exc:
-            # The file is left as it is; saving later backs it up before writing a new one.
-            self.log_pane.add("ERROR", str(exc))
-            self.statusBar().showMessage("The connection profiles could not be loaded: see the log")
+            self._profiles_not_loaded(str(exc))
         return store
+
+    def _profiles_not_loaded(self, message: str) -> None:
+        # The file is left as it is; saving later backs it up before writing a new one.
+        self.log_pane.add("ERROR", message)
+        self.statusBar().showMessage("The connection profiles could not be loaded: see the log")
+
+    def load_in_background(self, *, ask: bool = True) -> Job:
+        """Read the profiles and choose the password store off the GUI thread, then fire
+        ``ready``. Without a secure store, ``ask`` asks once whether to keep secrets for this
+        session only (else that is what happens, as for the demo and unattended runs)."""
+        job = Job("startup", open_stores, self)
+        job.succeeded.connect(lambda opened: self._stores_opened(opened, ask))
+        job.failed.connect(self._stores_failed)
+        return job.start()
+
+    def _stores_opened(self, opened: OpenedStores, ask: bool) -> None:
+        if self.secrets is None:  # not already opened by an early click on Connections…
+            secrets = opened.secrets
+            if secrets is None and opened.problem is not None and ask:
+                from cpq_sync_gui.ui.connections_dialog import ask_memory_only
+
+                if not ask_memory_only(self, opened.problem):
+                    self.ready.emit(False)
+                    return
+            self.secrets = secrets if secrets is not None else opened.memory_only
+            self.show_secrets_status()
+        if opened.profiles_error is not None:
+            self._profiles_not_loaded(opened.profiles_error)
+        else:
+            self.statusBar().showMessage("Ready")
+        self._profiles_loaded(opened.profiles)
+
+    @Slot(str, str)
+    def _stores_failed(self, message: str, _details: str) -> None:
+        self.log_pane.add("ERROR", f"Start-up: {message}")
+        self._profiles_loaded(self._load_profiles())
+
+    def _profiles_loaded(self, store: ProfileStore) -> None:
+        self.profile_store = store
+        self.is_ready = True
+        self.refresh_profiles()
+        if store.active is not None:  # the record tabs list the remembered profile's records
+            self.active_profile_changed.emit(store.active)
+        self.ready.emit(True)
 
     @property
     def active_profile(self) -> Profile | None:
-        return self.profile_store.active
+        return self.profile_store.active if self.profile_store is not None else None
 
     def refresh_profiles(self) -> None:
         """Show the store's profiles and the active one in the toolbar."""
+        if self.profile_store is None:
+            return  # still loading (the badge says so)
         active = self.profile_store.active
         self.profile_badge.set_profiles(
             self.profile_store.profiles, active.name if active is not None else None
@@ -149,7 +262,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def set_active_profile(self, name: str) -> None:
         """Make ``name`` the active profile, remember it, and say so in the log."""
-        if name not in self.profile_store:
+        if self.profile_store is None or name not in self.profile_store:
             return
         self.profile_store.set_active(name)
         try:
@@ -194,6 +307,9 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_connections(self) -> None:
         """Open the Connections dialog (modeless; one at a time)."""
+        if self.profile_store is None:
+            self.statusBar().showMessage("Still reading the connection profiles: try again", 3000)
+            return
         secrets = self.ensure_secrets()
         if secrets is None:
             QMessageBox.information(
@@ -236,15 +352,15 @@ class MainWindow(QMainWindow):
     def start_demo(self) -> Job | None:
         """Start the built-in sandbox in the background, then make "Demo sandbox" active."""
         secrets = self.ensure_secrets()
-        if secrets is None or (self.demo_job is not None and self.demo_job.running):
+        if (
+            secrets is None
+            or self.profile_store is None
+            or (self.demo_job is not None and self.demo_job.running)
+        ):
             return None
-        from cpq_sync_gui.demo import start_demo_sandbox
-
         self.log_pane.add("INFO", "Starting the demo sandbox (a simulated org and tenant)…")
         self.statusBar().showMessage("Starting the demo sandbox…")
-        job = Job(
-            "demo-sandbox", lambda _context: start_demo_sandbox(), QCoreApplication.instance()
-        )
+        job = Job("demo-sandbox", start_demo_sandbox, QCoreApplication.instance())
         job.succeeded.connect(self._on_demo_started)
         job.failed.connect(self._on_demo_failed)
         self.demo_job = job
@@ -254,7 +370,11 @@ class MainWindow(QMainWindow):
     def _on_demo_started(self, sandbox: Sandbox) -> None:
         from cpq_sync_gui.demo import install_demo_profile
 
+        if self.shut_down:  # the window closed while the sandbox was starting
+            sandbox.stop()
+            return
         assert self.secrets is not None
+        assert self.profile_store is not None
         try:
             self.demo = install_demo_profile(self.profile_store, self.secrets, sandbox)
         except (
@@ -275,6 +395,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop background services this window started (the demo sandbox, running jobs)."""
+        self.shut_down = True
         # A QThread destroyed while running aborts the process: jobs still running when the
         # window goes are cancelled, cut off from the widgets that would show their results,
         # and handed to the application, which outlives the window.

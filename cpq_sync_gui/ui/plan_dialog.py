@@ -10,7 +10,7 @@ import json
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -42,8 +42,11 @@ from PySide6.QtWidgets import (
 )
 
 from cpq_sync_gui.redact import redact
-from cpq_sync_gui.sync import PlannedRecord, PlanOptions, SyncPlan
+from cpq_sync_gui.sync.throttle import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MIN_CONCURRENCY
 from cpq_sync_gui.ui.jobs import Job
+
+if TYPE_CHECKING:
+    from cpq_sync_gui.sync import PlannedRecord, SyncPlan
 
 __all__ = ["PlanDialog", "PlanRecordsModel", "RunRequest", "RunTarget", "detach_job"]
 
@@ -272,11 +275,11 @@ class PlanDialog(QDialog):
         self.concurrency = QSpinBox(self)
         self.concurrency.setObjectName("planConcurrency")
         self.concurrency.setAccessibleName("Requests at a time")
-        self.concurrency.setRange(1, 16)
-        self.concurrency.setValue(4)
+        self.concurrency.setRange(MIN_CONCURRENCY, MAX_CONCURRENCY)
+        self.concurrency.setValue(DEFAULT_CONCURRENCY)
         self.concurrency.setToolTip(
-            "How many records are sent at a time (1–16); the run slows "
-            "down by itself when Zuora asks it to."
+            f"How many records are sent at a time ({MIN_CONCURRENCY}–{MAX_CONCURRENCY}); "
+            "the run slows down by itself when Zuora asks it to."
         )
         self.counts = QLabel(self)
         self.counts.setObjectName("planCounts")
@@ -402,6 +405,8 @@ class PlanDialog(QDialog):
         self.replanning = True
         self.counts.setText("Re-planning: reading Salesforce and Zuora again…")
         self._update()
+        from cpq_sync_gui.sync import PlanOptions
+
         self.replan_requested.emit(
             PlanOptions(
                 update_existing=self.update_existing.isChecked(), mapping=self.plan.options.mapping

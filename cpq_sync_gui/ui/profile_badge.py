@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-from cpq_sync_gui.connections import profile_kind
-from cpq_sync_gui.settings import Profile
+if TYPE_CHECKING:
+    from cpq_sync_gui.settings import Profile
 
 # kind -> (text, background, foreground). Red for production so nobody syncs to it by mistake.
 BADGES: dict[str, tuple[str, str, str]] = {
@@ -17,7 +18,17 @@ BADGES: dict[str, tuple[str, str, str]] = {
     "sandbox": ("Sandbox", "#f9a825", "#1a1a1a"),
     "demo": ("Demo", "#1565c0", "#ffffff"),
     "none": ("No profile", "#9e9e9e", "#ffffff"),
+    "loading": ("Loading…", "#9e9e9e", "#ffffff"),
 }
+
+
+def profile_kind(profile: Profile | None) -> str:
+    """The badge's kind; the settings module is needed only once there is a profile."""
+    if profile is None:
+        return "none"
+    from cpq_sync_gui.settings import profile_kind as kind_of
+
+    return kind_of(profile)
 
 
 def badge_text(profile: Profile | None) -> str:
@@ -72,6 +83,24 @@ class ProfileBadge(QWidget):
         self.kind = "none"
         self.chooser.currentIndexChanged.connect(self._on_index_changed)
         self.set_profiles([], None)
+
+    def show_loading(self) -> None:
+        """Before the profiles are read (just after start-up): say so, and offer no choice."""
+        self._updating = True
+        try:
+            self._profiles = {}
+            self.chooser.clear()
+            self.chooser.addItem("Loading profiles…", None)
+            self.chooser.setEnabled(False)
+        finally:
+            self._updating = False
+        self.kind = "loading"
+        self.badge.setText(BADGES["loading"][0])
+        self.badge.setStyleSheet(badge_style("loading"))
+        tip = "Reading the connection profiles…"
+        self.badge.setToolTip(tip)
+        self.chooser.setToolTip(tip)
+        self.badge.setAccessibleDescription(tip)
 
     def set_profiles(self, profiles: Sequence[Profile], active: str | None) -> None:
         """Show ``profiles`` in the chooser with ``active`` selected (no signal is sent)."""

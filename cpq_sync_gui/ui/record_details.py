@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -16,8 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cpq_sync_gui.salesforce.records import AccountRecord, Address, OrderRecord
 from cpq_sync_gui.ui.record_rows import Row
+
+if TYPE_CHECKING:
+    from cpq_sync_gui.salesforce.records import AccountRecord, Address, OrderRecord
 
 __all__ = ["ACCOUNT_MAPPED_FIELDS", "ORDER_MAPPED_FIELDS", "RecordDetails"]
 

@@ -17,11 +17,11 @@ Links (our choice where Salesforce and Zuora document nothing stable):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from cpq_sync_gui.salesforce.client import SalesforceClient
-from cpq_sync_gui.settings import lightning_domain_from_instance
+if TYPE_CHECKING:
+    from cpq_sync_gui.salesforce.client import SalesforceClient
 
 __all__ = [
     "RecordSource",
@@ -34,6 +34,8 @@ __all__ = [
 
 
 def salesforce_record_url(instance_url: str, sobject: str, record_id: str) -> str:
+    from cpq_sync_gui.settings import lightning_domain_from_instance
+
     host = lightning_domain_from_instance(instance_url)
     return f"https://{host}/lightning/r/{sobject}/{quote(record_id, safe='')}/view"
 

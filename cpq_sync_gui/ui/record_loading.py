@@ -14,13 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cpq_sync_gui.salesforce.client import IDS_PER_QUERY, SalesforceClient
 from cpq_sync_gui.salesforce.ids import KEY_PREFIXES, is_valid_id, parse_id, to_18
 from cpq_sync_gui.salesforce.soql import date_literal, id_list, like_pattern, quote
 from cpq_sync_gui.ui.record_rows import (
     ACCOUNTS,
+    NO_ZUORA,
     AccountRow,
     OrderRow,
     RecordKind,
@@ -28,6 +28,9 @@ from cpq_sync_gui.ui.record_rows import (
     ZuoraState,
     ZuoraStatus,
 )
+
+if TYPE_CHECKING:
+    from cpq_sync_gui.salesforce.client import SalesforceClient
 
 DEFAULT_BATCH_SIZE = 2000  # records per Salesforce page (its maximum)
 ZUORA_IDS_PER_QUERY = 200  # ZOQL allows 200 conditions per query
@@ -184,7 +187,8 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def row_from_record(kind: RecordKind, record: dict[str, Any]) -> Row:
+def row_from_record(kind: RecordKind, record: dict[str, Any], zuora: ZuoraStatus = NO_ZUORA) -> Row:
+    """The list row of a record; ``zuora`` is its Zuora status to start with."""
     if kind.sobject == "Account":
         return AccountRow(
             id=to_18(str(record["Id"])),
@@ -195,6 +199,7 @@ def row_from_record(kind: RecordKind, record: dict[str, Any]) -> Row:
             currency=_str(record, "CurrencyIsoCode"),
             owner=_str(record, "Owner.Name"),
             parent=_str(record, "Parent.Name"),
+            zuora=zuora,
         )
     items = record.get("OrderItems")
     count = int(items.get("totalSize") or 0) if isinstance(items, dict) else 0
@@ -208,6 +213,7 @@ def row_from_record(kind: RecordKind, record: dict[str, Any]) -> Row:
         amount=_decimal(record.get("TotalAmount")),
         currency=_str(record, "CurrencyIsoCode"),
         product_count=count,
+        zuora=zuora,
     )
 
 
@@ -284,15 +290,20 @@ def load_rows(
     kind: RecordKind,
     filters: RecordFilters,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    zuora: ZuoraStatus = NO_ZUORA,
 ) -> LoadOutcome:
-    """COUNT() for the total, then every matching record page by page as PageLoaded events."""
+    """COUNT() for the total, then every matching record page by page as PageLoaded events.
+
+    Rows start with the Zuora status ``zuora`` (CHECKING when the window checks them), so the
+    window does not have to touch each new row again to show it.
+    """
     soql = list_soql(client, kind, filters)  # FilterError before any network call for rows
     where = where_clause(kind, filters, client.describe_fields(kind.sobject))
     total = client.count(kind.sobject, where or None)
     context.report(Counted(total))
     loaded = 0
-    for page in _pages(client.query_iter(soql, batch_size), batch_size, context):
-        rows = [row_from_record(kind, record) for record in page]
+    for page in _pages(client.list_iter(soql, batch_size), batch_size, context):
+        rows = [row_from_record(kind, record, zuora) for record in page]
         loaded += len(rows)
         context.report(PageLoaded(rows, loaded, total))
     return LoadOutcome(loaded, total, context.cancelled())
@@ -307,6 +318,8 @@ def lookup_rows(
     context: Context, client: SalesforceClient, kind: RecordKind, ids: Iterable[str]
 ) -> LookupOutcome:
     """The rows of these (valid, 18-character) ids: ``Id IN (…)`` with at most 200 ids a query."""
+    from cpq_sync_gui.salesforce.client import IDS_PER_QUERY
+
     wanted = list(dict.fromkeys(parse_id(record_id, kind.key_prefix) for record_id in ids))
     select = list_select(client, kind)
     found: list[str] = []
@@ -344,7 +357,7 @@ def load_matching_ids(
     context.report(Counted(total))
     seen = excluded = selected = 0
     check = filters.only_not_in_zuora and zuora is not None
-    for page in _pages(client.query_iter(soql, batch_size), batch_size, context):
+    for page in _pages(client.list_iter(soql, batch_size), batch_size, context):
         keys = {
             to_18(str(r["Id"])): (
                 to_18(str(r["Id"])) if kind.sobject == "Account" else str(r.get("OrderNumber"))

@@ -3,7 +3,7 @@
 How events reach the widgets: the runner's threads call :class:`RunSubscriber.on_event`, which
 turns each event into plain rows and log lines (redacted there, off the GUI thread), writes
 outcome lines to the log file, and queues everything with ``JobContext.report``. The Job
-hands the queue to the GUI thread every 40 ms as one list; :meth:`SyncController._on_events`
+hands the queue to the GUI thread every 100 ms as one list; :meth:`SyncController._on_events`
 keeps only the latest state per record and the latest progress, then updates the run panel,
 the record tables and the log pane once per batch.
 """
@@ -15,28 +15,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from cpq_sync_gui.redact import redact
-from cpq_sync_gui.sync import (
-    ConnectorEngine,
-    DirectEngine,
-    PlanOptions,
-    Progress,
-    RecordState,
-    RetryPolicy,
-    RunJournal,
-    RunStarted,
-    SyncPlan,
-    SyncRunner,
-    build_plan,
-)
+from cpq_sync_gui.sync.events import Progress, RecordState, RunStarted
+from cpq_sync_gui.sync.throttle import DEFAULT_CONCURRENCY, RetryPolicy
 from cpq_sync_gui.sync_export import default_base_name, export_rows, write_results
 from cpq_sync_gui.ui.jobs import Job, JobContext
-from cpq_sync_gui.ui.plan_dialog import PlanDialog, RunRequest
 from cpq_sync_gui.ui.run_bridge import (
     PaneLine,
     RunConnections,
@@ -54,6 +42,10 @@ from cpq_sync_gui.ui.run_bridge import (
 )
 from cpq_sync_gui.ui.run_panel import RETRY_STATES, RunNotifier, RunPanel
 from cpq_sync_gui.ui.run_rows import RunRow
+
+if TYPE_CHECKING:
+    from cpq_sync_gui.sync import PlanOptions, RunJournal, SyncPlan, SyncRunner
+    from cpq_sync_gui.ui.plan_dialog import PlanDialog, RunRequest
 
 __all__ = ["LONG_RUN_S", "SyncController"]
 
@@ -176,6 +168,8 @@ class SyncController(QObject):
         self.say("INFO", f"Planning {what} with profile {profile.name}.")
 
         def plan(_context: JobContext) -> tuple[RunConnections, SyncPlan]:
+            from cpq_sync_gui.sync import build_plan
+
             connections = self._connections_for(profile, secrets)
             return connections, build_plan(kind, ids, connections.salesforce, connections.zuora)
 
@@ -202,6 +196,8 @@ class SyncController(QObject):
             f"Plan ready: {counts['total']:,} {plan.kind}, {counts['create']:,} to "
             f"create, {counts['skip']:,} to skip, {counts['blocked']:,} with problems.",
         )
+        from cpq_sync_gui.ui.plan_dialog import PlanDialog
+
         dialog = PlanDialog(
             plan, run_target(profile, connections), dry_run=dry_run, parent=self.window
         )
@@ -222,6 +218,8 @@ class SyncController(QObject):
     def _replan(
         self, dialog: PlanDialog, profile: Any, kind: str, ids: list[str], options: PlanOptions
     ) -> None:
+        from cpq_sync_gui.sync import build_plan
+
         connections = self._connections[profile.name]
         job = self.job(
             "sync-replan",
@@ -285,7 +283,7 @@ class SyncController(QObject):
             (),
             found[0],
             shown.engine,
-            int(shown.options.get("concurrency", 4) or 4),
+            int(shown.options.get("concurrency") or DEFAULT_CONCURRENCY),
             work,
             snapshot,
         )
@@ -308,7 +306,7 @@ class SyncController(QObject):
             return Snapshot(f"Resuming run {run.run_id}: {len(rows):,} {run.kind}", rows)
 
         self.say("INFO", f"Resuming run {run.run_id}.")
-        concurrency = int(run.options.get("concurrency", 4) or 4)
+        concurrency = int(run.options.get("concurrency") or DEFAULT_CONCURRENCY)
         return self._start_run(
             f"Resuming run {run.run_id}", (), found[0], run.engine, concurrency, work, snapshot
         )
@@ -328,6 +326,8 @@ class SyncController(QObject):
         retry = self.retry_policy
 
         def run(context: JobContext) -> Any:
+            from cpq_sync_gui.sync import ConnectorEngine, DirectEngine, RunJournal, SyncRunner
+
             conns = self._connections_for(profile, secrets)
             if engine_name == "connector":
                 if conns.connector is None:
@@ -351,7 +351,19 @@ class SyncController(QObject):
                 handle.attach(runner)
                 return work(runner, journal, conns)
 
-        job = self.job("sync-run", run)
+        def locked_run(context: JobContext) -> Any:
+            # One run per profile at a time, across windows and cpq-sync commands.
+            from cpq_sync_gui.sync.run_lock import RunLock, profile_busy_message
+
+            lock = RunLock.for_profile(profile.name)
+            if not lock.acquire():
+                raise RuntimeError(profile_busy_message(profile.name, lock.holder()))
+            try:
+                return run(context)
+            finally:
+                lock.release()
+
+        job = self.job("sync-run", locked_run)
         job.events.connect(self._on_events)
         job.succeeded.connect(self._on_run_done)
         job.failed.connect(self._on_run_failed)
@@ -381,7 +393,7 @@ class SyncController(QObject):
             "WARNING", "Cancelling: nothing new is sent; requests already on their way finish."
         )
 
-    # --- events from the run (GUI thread, one batch every 40 ms) ------------------------
+    # --- events from the run (GUI thread, one batch every 100 ms) ------------------------
 
     def _on_events(self, batch: list[Any]) -> None:
         changes: dict[str, RunRow] = {}
@@ -497,6 +509,8 @@ class SyncController(QObject):
             folder = Path(chosen)
 
         def work(_context: JobContext) -> Any:
+            from cpq_sync_gui.sync import RunJournal
+
             with RunJournal(self.journal_path) as journal:
                 rows = export_rows(journal.records_of(run_id))
             return write_results(rows, folder, default_base_name(run_id))

@@ -86,7 +86,7 @@ def test_a_failing_run_with_a_traceback_leaks_no_secret_anywhere(
         raise ValueError(f"cannot plan with password={creds.sf_password} sid={session_id}")
 
     session_id = secrets["Salesforce session id"]
-    monkeypatch.setattr("cpq_sync_gui.ui.sync_controller.build_plan", broken_plan)
+    monkeypatch.setattr("cpq_sync_gui.sync.build_plan", broken_plan)  # imported when used
     controller.sync_selected("accounts", ids[:2])
     qtbot.waitUntil(lambda: not controller.busy, timeout=30000)
     assert "The plan could not be made" in panel.message.text()
