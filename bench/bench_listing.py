@@ -152,6 +152,12 @@ def run(args: argparse.Namespace) -> dict:
         else:
             zuora_queries = 0
         gaps_ms = [(b - a) / 1e6 for a, b in itertools.pairwise(beats)]
+        # When the long gaps happened (seconds since the search), to tell them apart.
+        long_gaps = [
+            (round(a / 1e9, 2), round((b - a) / 1e6, 1))
+            for a, b in itertools.pairwise(beats)
+            if (b - a) / 1e6 > 30
+        ]
         browser.shutdown()
         window.records.shutdown()
         window.close()
@@ -184,6 +190,7 @@ def run(args: argparse.Namespace) -> dict:
         if len(gaps_ms) > 100
         else None,
         "heartbeats": len(gaps_ms),
+        "gaps_over_30_ms": [{"at_s": at, "ms": ms} for at, ms in long_gaps],
         "stall_target_ms": STALL_TARGET_MS,
         "stall_ok": stall <= STALL_TARGET_MS,
         "rss_before_load_mb": round(rss_before, 1) if rss_before else None,

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["CPQ_SYNC_HOME"] = tempfile.mkdtemp(prefix="cpq-sync-bench-")
 
+from cpq_sync_gui.sync.throttle import DEFAULT_CONCURRENCY  # noqa: E402
 
 TARGET_MS = 50.0
 HEARTBEAT_MS = 10
@@ -161,7 +162,12 @@ def measure(app: Any, args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=4, help="the app's default: 4")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"default: the app's ({DEFAULT_CONCURRENCY})",
+    )
     parser.add_argument("--runs", type=int, default=3, help="repetitions (each fresh)")
     parser.add_argument("--in-process-sandbox", action="store_true",
                         help="serve the sandbox from this process (its threads then compete "

@@ -76,6 +76,16 @@ class RecordSource:
         base = getattr(self.zuora, "base_url", None)
         return zuora_ui_base(base) if base else None
 
+    def close(self) -> None:
+        """Close the HTTP sessions' pooled connections (safe while a request is in flight:
+        requests opens new ones if the session is used again)."""
+        for session in (
+            getattr(self.salesforce.connection, "session", None),
+            getattr(self.zuora, "session", None),
+        ):
+            if session is not None:
+                session.close()
+
 
 def open_record_source(profile: Any, secrets: Any) -> RecordSource:
     """Log in with a connection profile (blocking: call it inside a Job).

@@ -25,6 +25,7 @@ class RecordTabs(QObject):
         self.accounts = RecordBrowser(ACCOUNTS, tabs)
         self.orders = RecordBrowser(ORDERS, tabs)
         self._job: Job | None = None
+        self._source: RecordSource | None = None
         self._generation = 0
         log_pane = getattr(window, "log_pane", None)
         for index, browser in enumerate((self.accounts, self.orders)):
@@ -54,8 +55,12 @@ class RecordTabs(QObject):
         return self.accounts, self.orders
 
     def set_source(self, source: RecordSource | None) -> None:
+        """Point both browsers at ``source``, closing the connections they used before."""
+        old, self._source = self._source, source
         for browser in self.browsers:
             browser.set_source(source)
+        if old is not None and old is not source:
+            old.close()
 
     def use_profile(self, profile: Any) -> Job | None:
         """Log in with ``profile`` off the GUI thread, then list its Accounts and Orders."""
@@ -75,14 +80,15 @@ class RecordTabs(QObject):
         job = Job("records-login", lambda _ctx: open_record_source(profile, secrets), self)
 
         def connected(source: RecordSource) -> None:
-            if generation == self._generation:
-                self.set_source(source)
-                if source.zuora is None:
-                    self.accounts.log.emit(
-                        "WARNING",
-                        "No usable Zuora tenant in this profile: the Zuora status column stays "
-                        "empty.",
-                    )
+            if generation != self._generation:  # another profile was chosen meanwhile
+                source.close()
+                return
+            self.set_source(source)
+            if source.zuora is None:
+                self.accounts.log.emit(
+                    "WARNING",
+                    "No usable Zuora tenant in this profile: the Zuora status column stays empty.",
+                )
 
         def failed(message: str, _details: str) -> None:
             if generation == self._generation:
@@ -105,6 +111,9 @@ class RecordTabs(QObject):
                 time.sleep(0.002)
         for browser in self.browsers:
             browser.shutdown()
+        if self._source is not None:
+            self._source.close()
+            self._source = None
 
 
 def install_record_tabs(window: QMainWindow) -> RecordTabs:

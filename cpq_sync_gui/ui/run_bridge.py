@@ -72,6 +72,19 @@ class RunConnections:
     zuora_problem: str = ""
     connector_problem: str = ""
 
+    def close(self) -> None:
+        """Close the clients' pooled connections (a run still using them opens new ones)."""
+        for session in {
+            id(s): s
+            for s in (
+                getattr(getattr(self.salesforce, "connection", None), "session", None),
+                getattr(self.zuora, "session", None),
+                getattr(self.connector, "session", None),
+            )
+            if s is not None
+        }.values():
+            session.close()
+
 
 def open_run_connections(profile: Any, secrets: Any) -> RunConnections:
     """Log in to Salesforce, and to Zuora and the connector when the profile allows (blocking)."""

@@ -102,6 +102,8 @@ class SyncController(QObject):
 
     def forget_connections(self, *_: Any) -> None:
         """The active profile changed: log in again next time."""
+        for connections in self._connections.values():
+            connections.close()
         self._connections.clear()
 
     def say(self, level: str, message: str) -> None:
@@ -551,3 +553,4 @@ class SyncController(QObject):
         """The app is quitting: cancel the run and wait for every thread of ours."""
         self.cancel()
         self.wait_for_jobs(timeout_ms)
+        self.forget_connections()
