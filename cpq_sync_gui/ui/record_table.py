@@ -65,7 +65,21 @@ def changed_on_screen(
     return top_left.siblingAtRow(top), bottom_right.siblingAtRow(bottom)
 
 
-class RecordTable(QTableView):
+class OnScreenTable(QTableView):
+    """A table view that repaints only the changed cells it shows (:func:`changed_on_screen`)."""
+
+    def dataChanged(
+        self,
+        topLeft: QModelIndex | QPersistentModelIndex,
+        bottomRight: QModelIndex | QPersistentModelIndex,
+        roles: Sequence[int] = (),
+    ) -> None:
+        visible = changed_on_screen(self, topLeft, bottomRight)
+        if visible is not None:
+            super().dataChanged(*visible, list(roles))
+
+
+class RecordTable(OnScreenTable):
     """A QTableView over a :class:`RecordFilterProxy` of a :class:`RecordTableModel`."""
 
     details_requested = Signal(object)  # the row (Enter or double-click)
@@ -233,17 +247,6 @@ class RecordTable(QTableView):
             self.updateGeometries()
             return
         super().doItemsLayout()
-
-    def dataChanged(
-        self,
-        topLeft: QModelIndex | QPersistentModelIndex,
-        bottomRight: QModelIndex | QPersistentModelIndex,
-        roles: Sequence[int] = (),
-    ) -> None:
-        """Repaint only the changed cells that are on screen (see :func:`changed_on_screen`)."""
-        visible = changed_on_screen(self, topLeft, bottomRight)
-        if visible is not None:
-            super().dataChanged(*visible, list(roles))
 
     # --- checkboxes: click, Shift+click, Space ----------------------------------------------
 

@@ -5,9 +5,9 @@ long run ends while the window is in the background."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,13 +20,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QStyle,
     QSystemTrayIcon,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from cpq_sync_gui.sync.events import Progress, RecordState
-from cpq_sync_gui.ui.record_table import changed_on_screen
+from cpq_sync_gui.ui.record_table import OnScreenTable
 from cpq_sync_gui.ui.run_rows import SHOW_CHOICES, RunRecordsFilter, RunRecordsModel, RunRow
 
 __all__ = ["RETRY_STATES", "RunNotifier", "RunPanel", "duration_text"]
@@ -96,18 +95,8 @@ class RunNotifier:
         self.window.activateWindow()
 
 
-class RunTable(QTableView):
+class RunTable(OnScreenTable):
     """The run's records; a batch of state changes repaints only the changed rows it shows."""
-
-    def dataChanged(
-        self,
-        topLeft: QModelIndex | QPersistentModelIndex,
-        bottomRight: QModelIndex | QPersistentModelIndex,
-        roles: Sequence[int] = (),
-    ) -> None:
-        visible = changed_on_screen(self, topLeft, bottomRight)
-        if visible is not None:
-            super().dataChanged(*visible, list(roles))
 
 
 def _button(text: str, name: str, tip: str, parent: QWidget) -> QPushButton:

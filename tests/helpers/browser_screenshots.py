@@ -17,6 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from tests.helpers.sandbox_clients import account_payload
+
 
 def _wait(app: QApplication, done, timeout_s: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout_s
@@ -29,21 +31,7 @@ def _wait(app: QApplication, done, timeout_s: float = 60.0) -> bool:
 
 
 def _zuora_account(sandbox, crm_id: str, name: str) -> None:
-    sandbox.zuora.create_account(
-        {
-            "name": name,
-            "crmId": crm_id,
-            "currency": "USD",
-            "billCycleDay": 1,
-            "autoPay": False,
-            "billToContact": {
-                "firstName": "Ada",
-                "lastName": "Lovelace",
-                "state": "CA",
-                "country": "United States",
-            },
-        }
-    )
+    sandbox.zuora.create_account(account_payload(crm_id, name))
 
 
 def main() -> int:

@@ -12,61 +12,26 @@ from typing import Any
 
 import pytest
 
-from cpq_sync_gui import secrets as names
 from cpq_sync_gui.connector.client import ConnectorClient
 from cpq_sync_gui.net import make_session
-from cpq_sync_gui.salesforce.client import SalesforceClient
-from cpq_sync_gui.salesforce.session import connect
 from cpq_sync_gui.sandbox.sandbox import Sandbox
-from cpq_sync_gui.settings import NetworkSettings, Profile, SalesforceSettings
 from cpq_sync_gui.sync.engines import ConnectorEngine
 from cpq_sync_gui.sync.events import Event, Progress, RecordState, RecordStateChanged
 from cpq_sync_gui.sync.journal import RunJournal
 from cpq_sync_gui.sync.plan import SyncPlan, build_plan
 from cpq_sync_gui.sync.runner import RetryPolicy, RunResult, SyncRunner
-from cpq_sync_gui.zuora.client import ZuoraClient
+from tests.helpers.sandbox_clients import network_settings, salesforce_client, zuora_client
 
 pytestmark = pytest.mark.slow
-
-
-class Secrets:
-    def __init__(self, **values: str) -> None:
-        self.values = values
-
-    def get(self, secret_name: str) -> str | None:
-        return self.values.get(secret_name)
 
 
 class Rig:
     def __init__(self, sandbox: Sandbox, domain: str | None = None) -> None:
         self.sandbox = sandbox
-        network = NetworkSettings(proxy_mode="none", ca_bundle=sandbox.ca_path, read_timeout_s=5)
-        profile = Profile(
-            name="sandbox",
-            salesforce=SalesforceSettings(
-                auth_method="password",
-                login_host="custom",
-                custom_login_url=sandbox.salesforce_url,
-                username=sandbox.credentials.sf_username,
-            ),
-            network=network,
-        )
-        secrets = Secrets(
-            **{
-                names.SALESFORCE_PASSWORD: sandbox.credentials.sf_password,
-                names.SALESFORCE_SECURITY_TOKEN: sandbox.credentials.sf_security_token,
-            }
-        )
-        self.salesforce = SalesforceClient(connect(profile, secrets))
+        network = network_settings(sandbox, read_timeout_s=5)
+        self.salesforce = salesforce_client(sandbox, network)
         session = make_session(network)
-        self.zuora = ZuoraClient(
-            sandbox.zuora_url,
-            sandbox.credentials.zuora_client_id,
-            sandbox.credentials.zuora_client_secret,
-            session=session,
-            zuora_version="2025-08-12",
-            timeouts=(5, 5),
-        )
+        self.zuora = zuora_client(sandbox, session=session, timeouts=(5, 5))
         self.connector = ConnectorClient(
             sandbox.connector_url, domain or sandbox.sfdc_domain, session=session, timeouts=(5, 5)
         )
