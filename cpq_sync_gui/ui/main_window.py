@@ -49,10 +49,14 @@ def open_stores(_context: JobContext) -> OpenedStores:
     chosen on a second thread meanwhile: keyring spends part of its time waiting on D-Bus."""
     from concurrent.futures import ThreadPoolExecutor
 
+    # Imported here first, one after the other: two threads importing packages that share
+    # dependencies at the same time can see a partly initialised module (importlib's deadlock
+    # avoidance), which failed the start-up now and then on a busy machine.
+    import cpq_sync_gui.secrets  # noqa: F401  (keyring)
+    from cpq_sync_gui.settings import ProfileStore, SettingsFileError
+
     with ThreadPoolExecutor(1, thread_name_prefix="startup-keyring") as pool:
         chosen = pool.submit(choose_secret_store)
-        from cpq_sync_gui.settings import ProfileStore, SettingsFileError
-
         profiles, profiles_error = ProfileStore(), None
         try:
             profiles.load()

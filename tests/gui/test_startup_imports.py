@@ -83,6 +83,7 @@ class Probed(application.MainWindow):
             "chooser_enabled": chooser.isEnabled(),
             "badge": self.profile_badge.badge.text(),
             "secrets": self.secrets is not None,
+            "log": [entry.line() for entry in self.log_pane.entries()],
         }
 
 application.MainWindow = Probed
@@ -145,5 +146,5 @@ def test_first_paint_shows_the_real_window_without_the_heavy_imports(
     assert ready["chooser"] == ["Choose a profile…", "Acme UAT"]
     assert ready["chooser_enabled"]
     assert ready["badge"] == "No profile"
-    assert ready["secrets"]
+    assert ready["secrets"], ready["log"]
     assert {"cpq_sync_gui.settings", "cpq_sync_gui.secrets", "keyring"} <= set(ready["loaded"])
