@@ -13,7 +13,8 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,10 @@ def summary_of(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return summaries[0]
 
 
-def profile_options(sandbox: Sandbox) -> list[str]:
+def profile_options(sandbox: Sandbox, *, read_timeout: str | None = "10") -> list[str]:
+    """`cpq-sync profiles add` options for a profile on the sandbox (no read timeout: default)."""
     creds = sandbox.credentials
+    timeout = ["--read-timeout", read_timeout] if read_timeout is not None else []
     return [
         "--sf-auth", "password",
         "--sf-login-host", "custom",
@@ -151,7 +154,7 @@ def profile_options(sandbox: Sandbox) -> list[str]:
         "--connector-url", sandbox.connector_url,
         "--proxy", "none",
         "--ca-bundle", str(sandbox.ca_path),
-        "--read-timeout", "10",
+        *timeout,
     ]  # fmt: skip
 
 
@@ -192,3 +195,24 @@ def make_cli_rig(sandbox: Sandbox, work: Path, *extra_profile_options: str) -> C
         rig.env.update(secret_env(sandbox))
         rig.env["PYTHON_KEYRING_BACKEND"] = NO_KEYRING
     return rig
+
+
+@contextmanager
+def cli_rigs(
+    make_sandbox: Callable[..., Sandbox], work: Path, zuora_latency_ms: float
+) -> Iterator[Callable[..., CliRig]]:
+    """Makes rigs on fresh sandboxes whose Zuora answers each take ``zuora_latency_ms``; closes
+    them all at the end (the body of a ``cli_rig`` fixture)."""
+    rigs: list[CliRig] = []
+
+    def make(**config: Any) -> CliRig:
+        rig = make_cli_rig(make_sandbox(**config), work / f"rig-{len(rigs)}")
+        rig.sandbox.faults.latency_ms["zuora"] = zuora_latency_ms
+        rigs.append(rig)
+        return rig
+
+    try:
+        yield make
+    finally:
+        for rig in rigs:
+            rig.close()

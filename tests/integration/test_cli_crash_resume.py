@@ -16,7 +16,13 @@ import pytest
 
 from cpq_sync_gui.sandbox.sandbox import Sandbox
 from cpq_sync_gui.sync.journal import RunJournal
-from tests.helpers.cli_sync_rig import CliRig, json_lines, make_cli_rig, records_of, summary_of
+from tests.helpers.cli_sync_rig import (
+    CliRig,
+    cli_rigs,
+    json_lines,
+    records_of,
+    summary_of,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,27 +37,29 @@ ZUORA_LATENCY_MS = 50  # every Zuora answer takes this long: a run lasts a few s
 def cli_rig(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> Iterator[Callable[..., CliRig]]:
-    rigs: list[CliRig] = []
-
-    def make(**config: object) -> CliRig:
-        rig = make_cli_rig(make_sandbox(**config), tmp_path / f"rig-{len(rigs)}")
-        rig.sandbox.faults.latency_ms["zuora"] = ZUORA_LATENCY_MS
-        rigs.append(rig)
-        return rig
-
-    yield make
-    for rig in rigs:
-        rig.close()
+    with cli_rigs(make_sandbox, tmp_path, ZUORA_LATENCY_MS) as make:
+        yield make
 
 
-def _start(rig: CliRig, ids: list[str], work: Path) -> tuple[subprocess.Popen[str], Path, Path]:
+def _start(
+    rig: CliRig, ids: list[str], work: Path, *, synced_first: int = 0
+) -> tuple[subprocess.Popen[str], Path, Path, str]:
+    """Start `cpq-sync sync` in the background; return once its run has started (and, with
+    ``synced_first``, once that many records are synced): the child, its outputs, the run id."""
     out, err = work / "sync.out", work / "sync.err"
     with out.open("w", encoding="utf-8") as stdout, err.open("w", encoding="utf-8") as stderr:
         child = rig.popen(
             "sync", "accounts", "--profile", rig.profile, "--ids-file", str(rig.ids_file(ids)),
             "--json", stdout=stdout, stderr=stderr,
         )  # fmt: skip
-    return child, out, err
+    run_id = _wait("the run to start", lambda: _run_id(out), child, err)
+    if synced_first:
+
+        def synced() -> bool:
+            return out.read_text(encoding="utf-8").count('"state": "synced"') >= synced_first
+
+        _wait(f"{synced_first} synced records", synced, child, err)
+    return child, out, err, run_id
 
 
 def _wait(what: str, check: Callable[[], Any], child: subprocess.Popen[str], err: Path) -> Any:
@@ -106,8 +114,7 @@ def test_kill_9_mid_run_then_resume_loses_nothing_and_duplicates_nothing(
     ids = rig.ids("Account")
     assert len(ids) == 500
     began = time.monotonic()
-    child, out, err = _start(rig, ids, tmp_path)
-    run_id = _wait("the run to start", lambda: _run_id(out), child, err)
+    child, _out, err, run_id = _start(rig, ids, tmp_path)
     with rig.journal() as journal:
 
         def mid_run() -> bool:
@@ -181,10 +188,7 @@ def test_ctrl_c_cancels_at_once_and_retry_failed_sends_the_rest(
 ) -> None:
     rig = cli_rig(accounts=150, orders=10)
     ids = rig.ids("Account")
-    child, out, err = _start(rig, ids, tmp_path)
-    run_id = _wait("the run to start", lambda: _run_id(out), child, err)
-    synced = lambda: out.read_text(encoding="utf-8").count('"state": "synced"') >= 10  # noqa: E731
-    _wait("10 synced records", synced, child, err)
+    child, out, err, run_id = _start(rig, ids, tmp_path, synced_first=10)
     child.send_signal(signal.SIGINT)
     stopped = time.monotonic()
     child.wait(timeout=30)
@@ -229,10 +233,7 @@ def test_a_second_ctrl_c_quits_at_once_and_resume_finishes_the_run(
 ) -> None:
     rig = cli_rig(accounts=150, orders=10)
     ids = rig.ids("Account")
-    child, out, err = _start(rig, ids, tmp_path)
-    run_id = _wait("the run to start", lambda: _run_id(out), child, err)
-    synced = lambda: out.read_text(encoding="utf-8").count('"state": "synced"') >= 10  # noqa: E731
-    _wait("10 synced records", synced, child, err)
+    child, out, err, run_id = _start(rig, ids, tmp_path, synced_first=10)
     child.send_signal(signal.SIGINT)
     time.sleep(0.01)
     child.send_signal(signal.SIGINT)
@@ -261,8 +262,7 @@ def test_a_run_that_is_running_cannot_be_resumed_or_retried_at_the_same_time(
 ) -> None:
     rig = cli_rig(accounts=120, orders=10)
     ids = rig.ids("Account")
-    child, out, err = _start(rig, ids, tmp_path)
-    run_id = _wait("the run to start", lambda: _run_id(out), child, err)
+    child, _out, err, run_id = _start(rig, ids, tmp_path)
     for command in ("resume", "retry-failed"):
         refused = rig.run("runs", command, run_id)
         assert refused.returncode == 2, refused.stdout + refused.stderr

@@ -18,6 +18,7 @@ from cpq_sync_gui.cli_profiles import SECRET_ENV_VARS
 from cpq_sync_gui.sandbox.sandbox import Sandbox
 from cpq_sync_gui.settings import profiles_path
 from tests.helpers.browser_login import play_browser
+from tests.helpers.cli_sync_rig import profile_options
 from tests.helpers.pty_cli import run_with_terminal
 
 ORG_NAME = "CPQ Sync Demo Org"
@@ -47,19 +48,7 @@ def cli(
 
 
 def sandbox_options(sandbox: Sandbox) -> list[str]:
-    creds = sandbox.credentials
-    return [
-        "--sf-auth", "password",
-        "--sf-login-host", "custom",
-        "--sf-login-url", sandbox.salesforce_url,
-        "--sf-username", creds.sf_username,
-        "--zuora-environment", "custom",
-        "--zuora-base-url", sandbox.zuora_url,
-        "--zuora-client-id", creds.zuora_client_id,
-        "--connector-url", sandbox.connector_url,
-        "--proxy", "none",
-        "--ca-bundle", str(sandbox.ca_path),
-    ]  # fmt: skip
+    return profile_options(sandbox, read_timeout=None)
 
 
 def secret_env(sandbox: Sandbox) -> dict[str, str]:

@@ -32,7 +32,7 @@ import pytest
 from cpq_sync_gui.sandbox.sandbox import Sandbox
 from cpq_sync_gui.sync.journal import RunJournal, journal_path
 from cpq_sync_gui.sync.journal_format import JournalError, NewRecord
-from tests.helpers.cli_sync_rig import REPO, CliRig, json_lines, make_cli_rig, summary_of
+from tests.helpers.cli_sync_rig import REPO, CliRig, cli_rigs, json_lines, summary_of
 from tests.integration.test_fault_matrix import assert_plain
 
 pytestmark = [
@@ -56,17 +56,8 @@ def figures(artifacts_dir: Path) -> Iterator[None]:
 def cli_rig(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> Iterator[Callable[..., CliRig]]:
-    rigs: list[CliRig] = []
-
-    def make(**config: Any) -> CliRig:
-        rig = make_cli_rig(make_sandbox(**config), tmp_path / f"rig-{len(rigs)}")
-        rig.sandbox.faults.latency_ms["zuora"] = ZUORA_LATENCY_MS
-        rigs.append(rig)
-        return rig
-
-    yield make
-    for rig in rigs:
-        rig.close()
+    with cli_rigs(make_sandbox, tmp_path, ZUORA_LATENCY_MS) as make:
+        yield make
 
 
 # --- killing and resuming -------------------------------------------------------------------
