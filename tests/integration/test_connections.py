@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +26,7 @@ from cpq_sync_gui.secrets import SecretStore
 from cpq_sync_gui.settings import NetworkSettings, Profile
 from cpq_sync_gui.zuora.client import ZuoraError
 from tests.helpers.browser_login import BrowserPlayer
+from tests.helpers.tinyproxy import Tinyproxy, run_tinyproxy
 
 ORG_NAME = "CPQ Sync Demo Org"
 
@@ -454,60 +452,14 @@ def test_no_setting_turns_off_certificate_checks(sandbox: Sandbox, tmp_path: Pat
 # --- a real authenticating proxy -----------------------------------------------------------
 
 
-class Tinyproxy:
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def connects(self) -> list[str]:
-        return re.findall(r"\): CONNECT (\S+) HTTP", self.log.read_text())
-
-
 PROXY_USER = "proxyuser"
 PROXY_PASSWORD = "proxy-pw-for-tests-7781"
 
 
 @pytest.fixture
 def tinyproxy(tmp_path: Path) -> Iterator[Tinyproxy]:
-    program = shutil.which("tinyproxy")
-    if program is None:
-        pytest.fail(
-            "tinyproxy is missing: run `apt-get install tinyproxy` (see tools/system-packages.txt)"
-        )
-    port = free_port()
-    log = tmp_path / "tinyproxy.log"
-    config = tmp_path / "tinyproxy.conf"
-    config.write_text(
-        f"Port {port}\nListen 127.0.0.1\nTimeout 60\nLogLevel Connect\nMaxClients 50\n"
-        f'LogFile "{log}"\nAllow 127.0.0.1\nBasicAuth {PROXY_USER} {PROXY_PASSWORD}\n'
-    )
-    process = subprocess.Popen(
-        [program, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    error = process.stderr.read().decode() if process.stderr else ""
-                    pytest.fail(f"tinyproxy did not start: {error[-500:]}")
-                time.sleep(0.05)
-        yield Tinyproxy(port, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+    with run_tinyproxy(tmp_path, PROXY_USER, PROXY_PASSWORD) as proxy:
+        yield proxy
 
 
 def proxy_profile(sandbox: Sandbox, proxy: Tinyproxy) -> Profile:

@@ -21,8 +21,6 @@ import html
 import json
 import os
 import secrets as random_secrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +44,7 @@ from cpq_sync_gui.sandbox.tls import SandboxTLS
 from cpq_sync_gui.secrets import SecretStore
 from cpq_sync_gui.settings import ProfileStore
 from tests.helpers.cli_sync_rig import REPO, json_lines, summary_of
+from tests.helpers.tinyproxy import run_tinyproxy
 
 pytestmark = [
     pytest.mark.slow,
@@ -156,44 +155,12 @@ def test_the_scanner_finds_a_planted_secret(tmp_path: Path) -> None:
 # --- the run -------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def tinyproxy(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """An authenticating proxy (Basic) with a random password: (proxy URL, password)."""
-    program = shutil.which("tinyproxy")
-    if program is None:
-        pytest.fail("tinyproxy is missing: see tools/system-packages.txt")
     password = "Px" + random_secrets.token_urlsafe(16)  # tinyproxy takes [A-Za-z0-9_-] only
-    port = _free_port()
-    folder = tmp_path / "tinyproxy"
-    folder.mkdir()
-    config = folder / "tinyproxy.conf"
-    config.write_text(
-        f"Port {port}\nListen 127.0.0.1\nTimeout 60\nMaxClients 50\nAllow 127.0.0.1\n"
-        f'LogFile "{folder / "tinyproxy.log"}"\nBasicAuth {PROXY_USER} {password}\n'
-    )
-    process = subprocess.Popen(
-        [program, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert process.poll() is None, "tinyproxy did not start"
-                assert time.monotonic() < deadline, "tinyproxy did not start in 10 s"
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", password
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with run_tinyproxy(tmp_path / "tinyproxy", PROXY_USER, password) as proxy:
+        yield proxy.url, password
 
 
 @pytest.fixture

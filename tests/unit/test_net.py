@@ -8,7 +8,6 @@ import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from cpq_sync_gui.net import (
 from cpq_sync_gui.redact import default_redactor
 from cpq_sync_gui.secrets import PROXY_PASSWORD
 from cpq_sync_gui.settings import NetworkSettings, ProxyMode
+from tests.helpers.tinyproxy import run_tinyproxy
 
 # --- loopback servers ----------------------------------------------------------------------
 
@@ -493,43 +493,8 @@ PROXY_PASS = "Proxy-Pw-4417"
 @pytest.fixture
 def tinyproxy(tmp_path: Path) -> Iterator[str]:
     """tinyproxy on a free loopback port with BasicAuth; yields http://127.0.0.1:PORT."""
-    binary = shutil.which("tinyproxy") or (
-        "/usr/bin/tinyproxy" if Path("/usr/bin/tinyproxy").exists() else None
-    )
-    if binary is None:
-        pytest.fail(
-            "tinyproxy is not installed; the proxy tests need it: run `apt-get install tinyproxy`"
-        )
-    port = closed_port()
-    config = tmp_path / "tinyproxy.conf"
-    config.write_text(
-        f"Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nMaxClients 20\n"
-        f"LogLevel Info\nDisableViaHeader Yes\nBasicAuth {PROXY_USER} {PROXY_PASS}\n"
-    )
-    log = (tmp_path / "tinyproxy.log").open("wb")
-    process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail(
-                        "tinyproxy did not start: " + (tmp_path / "tinyproxy.log").read_text()
-                    )
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+    with run_tinyproxy(tmp_path, PROXY_USER, PROXY_PASS) as proxy:
+        yield proxy.url
 
 
 def _through_proxy(
