@@ -155,17 +155,15 @@ def list_soql(client: SalesforceClient, kind: RecordKind, filters: RecordFilters
 # --- rows from records ---------------------------------------------------------------------
 
 
-def _get(record: Any, path: str) -> Any:
-    current = record
-    for part in path.split("."):
-        if not isinstance(current, dict):
-            return None
-        current = current.get(part)
-    return current
+def _str(record: dict[str, Any], field_name: str) -> str:
+    value = record.get(field_name)
+    return "" if value is None else str(value)
 
 
-def _str(record: Any, path: str) -> str:
-    value = _get(record, path)
+def _related_str(record: dict[str, Any], relation: str, field_name: str) -> str:
+    """A field of a related record (``Owner.Name``); "" when the relation is empty or absent."""
+    related = record.get(relation)
+    value = related.get(field_name) if isinstance(related, dict) else None
     return "" if value is None else str(value)
 
 
@@ -197,8 +195,8 @@ def row_from_record(kind: RecordKind, record: dict[str, Any], zuora: ZuoraStatus
             billing_state=_str(record, "BillingState"),
             billing_country=_str(record, "BillingCountry"),
             currency=_str(record, "CurrencyIsoCode"),
-            owner=_str(record, "Owner.Name"),
-            parent=_str(record, "Parent.Name"),
+            owner=_related_str(record, "Owner", "Name"),
+            parent=_related_str(record, "Parent", "Name"),
             zuora=zuora,
         )
     items = record.get("OrderItems")
@@ -207,7 +205,7 @@ def row_from_record(kind: RecordKind, record: dict[str, Any], zuora: ZuoraStatus
         id=to_18(str(record["Id"])),
         order_number=_str(record, "OrderNumber"),
         account_id=_str(record, "AccountId"),
-        account_name=_str(record, "Account.Name"),
+        account_name=_related_str(record, "Account", "Name"),
         effective_date=_date(record.get("EffectiveDate")),
         status=_str(record, "Status"),
         amount=_decimal(record.get("TotalAmount")),
