@@ -57,6 +57,7 @@ from cpq_sync_gui.ui.record_rows import (
     zuora_summary,
 )
 from cpq_sync_gui.ui.record_table import RecordTable
+from cpq_sync_gui.ui.status_label import StatusLabel
 
 __all__ = ["RecordBrowser"]
 
@@ -96,7 +97,7 @@ class RecordBrowser(QWidget):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
 
-        self.selected_label = QLabel("0 selected", self)
+        self.selected_label = StatusLabel("0 selected", self)
         self.selected_label.setObjectName(f"{name}SelectedCount")
         self.selected_label.setAccessibleName(f"Selected {name}")
         self.select_shown_button = _button(
@@ -112,19 +113,24 @@ class RecordBrowser(QWidget):
         self.clear_button = _button("Clear", f"{name}ClearSelection", "Select nothing", self)
         self.ids = IdsImport(self)
         self.columns_button = _button("Columns", f"{name}Columns", "Show or hide columns", self)
-        self.shown_label = QLabel(self)
+        self.shown_label = StatusLabel(parent=self)
         self.shown_label.setObjectName(f"{name}ShownCount")
 
-        self.progress_label = QLabel("Not loaded", self)
+        self.progress_label = StatusLabel("Not loaded", self)
         self.progress_label.setObjectName(f"{name}Progress")
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setObjectName(f"{name}ProgressBar")
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumWidth(self.fontMetrics().horizontalAdvance("M" * 16))
-        self.progress_bar.hide()
         self.cancel_button = _button("Cancel", f"{name}Cancel", "Stop reading (Esc)", self)
-        self.cancel_button.hide()
-        self.zuora_label = QLabel(self)
+        for widget in (self.progress_bar, self.cancel_button):
+            # Shown and hidden without moving anything: no new layout (and repaint of the
+            # table) when a load starts or ends.
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            widget.setSizePolicy(policy)
+            widget.hide()
+        self.zuora_label = StatusLabel(parent=self)
         self.zuora_label.setObjectName(f"{name}ZuoraSummary")
 
         self._jobs: set[Job] = set()
@@ -305,6 +311,12 @@ class RecordBrowser(QWidget):
             self.show_message("Choose a connection first: there is no Salesforce org to read.")
             return
         self.show_message("")
+        # PySide wraps the table's viewport the first time it is asked for (~10 ms, once, to
+        # find its Python type): here, while the first page is on its way, not at the first
+        # rows, where the table's first insert and paint already take the window's time.
+        self.table.viewport()
+        for label in (self.progress_label, self.zuora_label):
+            label.fit()  # room for this load's texts only (it grows as they need)
         self._stop_loading()
         self._pending.clear()
         self.model.clear()
@@ -380,6 +392,11 @@ class RecordBrowser(QWidget):
                     self._insert_timer.start()
             elif isinstance(event, Counted):
                 self._total = event.total
+                total, plural = f"{event.total:,}", self.kind.plural
+                # Sized now, while the table is empty: not when the first rows are drawn.
+                self.progress_label.reserve(
+                    f"{total} of {total} loaded", f"All {total} {plural} loaded"
+                )
             elif isinstance(event, StatusesChecked):
                 statuses.update(event.statuses)
         if statuses:

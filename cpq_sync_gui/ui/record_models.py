@@ -14,7 +14,7 @@ every role at once (3 calls a cell instead of ~24 through the proxy).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -39,6 +39,30 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the 18-character id
 _Index = QModelIndex | QPersistentModelIndex
 _CHECKED = Qt.CheckState.Checked
 _UNCHECKED = Qt.CheckState.Unchecked
+_CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_CHECKBOX_FLAGS = _CELL_FLAGS | Qt.ItemFlag.ItemIsUserCheckable
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_CHECK_STATE = int(Qt.ItemDataRole.CheckStateRole)
+_ACCESSIBLE_TEXT = int(Qt.ItemDataRole.AccessibleTextRole)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def _status_colour(row: Row) -> QColor | None:
+    colour = status_colours().get(row.zuora.state.value)
+    return QColor(colour) if colour else None
+
+
+def fill(span: QModelRoleDataSpan, row: Row, answers: dict[int, Callable[[Row], Any]]) -> None:
+    """Answer a ``multiData`` call: each asked role this column answers, the rest cleared."""
+    for role_data in span:
+        answer = answers.get(role_data.role())
+        if answer is None:
+            role_data.clearData()
+        else:
+            role_data.setData(answer(row))
 
 
 class RecordTableModel(QAbstractTableModel):
@@ -52,12 +76,13 @@ class RecordTableModel(QAbstractTableModel):
         self._rows: list[Row] = []
         self._row_of: dict[str, int] = {}
         self._ids_by_key: dict[str, tuple[str, ...]] = {}  # Zuora key → row ids
-        self._selected: set[str] = set()
+        self._selected: set[str] = set()  # changed in place, never replaced (see _role_answers)
         self._haystacks: dict[str, str] = {}
         self._states: Counter[ZuoraState] = Counter()  # rows per Zuora state, kept as they change
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._zuora_column = kind.column_index("zuora")
         self._columns = len(kind.columns)  # model columns after the checkbox column
+        self._answers = self._role_answers()
 
     # --- Qt model API ----------------------------------------------------------------------
 
@@ -95,41 +120,45 @@ class RecordTableModel(QAbstractTableModel):
     def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
         """Every role a cell is painted with in one call (Qt's default calls data() per role)."""
         if index.isValid():
-            row, column = self._rows[index.row()], index.column()
-            for role_data in roleDataSpan:
-                role_data.setData(self.value(row, column, role_data.role()))
+            fill(roleDataSpan, self._rows[index.row()], self._answers[index.column()])
 
     def value(self, row: Row, column: int, role: int) -> Any:
         """What ``data()`` answers for this row's cell in ``column`` and ``role``."""
-        if column == 0:
-            if role == Qt.ItemDataRole.CheckStateRole:
-                return _CHECKED if row.id in self._selected else _UNCHECKED
-            if role == Qt.ItemDataRole.AccessibleTextRole:
-                return "selected" if row.id in self._selected else "not selected"
-        elif role == Qt.ItemDataRole.DisplayRole:
-            return self.kind.columns[column - 1].text(row)
-        elif role == Qt.ItemDataRole.TextAlignmentRole:
-            if self.kind.columns[column - 1].align_right:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        elif column == self._zuora_column:
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return row.zuora.tooltip
-            if role == Qt.ItemDataRole.ForegroundRole:
-                colour = status_colours().get(row.zuora.state.value)
-                return QColor(colour) if colour else None
-        if role == ROW_ROLE:
-            return row
-        if role == ID_ROLE:
-            return row.id
-        return None
+        answer = self._answers[column].get(int(role))
+        return None if answer is None else answer(row)
+
+    def _role_answers(self) -> list[dict[int, Callable[[Row], Any]]]:
+        """Per column, the roles it answers and how (a painted cell is asked ~7 roles, and
+        a dictionary look-up per role keeps the paint's Python short)."""
+        selected = self._selected
+        common: dict[int, Callable[[Row], Any]] = {
+            ROW_ROLE: lambda row: row,
+            ID_ROLE: lambda row: row.id,
+        }
+        checkbox = {
+            **common,
+            _CHECK_STATE: lambda row: _CHECKED if row.id in selected else _UNCHECKED,
+            _ACCESSIBLE_TEXT: lambda row: "selected" if row.id in selected else "not selected",
+        }
+        answers = [checkbox]
+        for number, column in enumerate(self.kind.columns, 1):
+            roles = {**common, _DISPLAY: column.text}
+            if column.align_right:
+                roles[_ALIGNMENT] = lambda _row: _RIGHT
+            if number == self._zuora_column:
+                roles[_TOOLTIP] = lambda row: row.zuora.tooltip
+                roles[_FOREGROUND] = _status_colour
+            answers.append(roles)
+        return answers
+
+    def answers(self, column: int) -> dict[int, Callable[[Row], Any]]:
+        """The roles ``column`` answers (for the proxy's ``multiData``)."""
+        return self._answers[column]
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == 0:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+        return _CHECKBOX_FLAGS if index.column() == 0 else _CELL_FLAGS
 
     def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or index.column() != 0 or role != Qt.ItemDataRole.CheckStateRole:
@@ -340,12 +369,30 @@ class RecordFilterProxy(QSortFilterProxyModel):
         return bool(self._needle) or self._only_not_in_zuora
 
     def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
-        """Every role of a cell in one call into Python (Qt's proxy would map each role alone)."""
+        """Every role of a cell in one call into Python (Qt's proxy would map each role alone).
+
+        Without a filter the proxy shows every source row in the source's order (it never
+        sorts itself), so the row number is the source's: no ``mapToSource``, which calls the
+        source's ``index()`` and lets go of the interpreter lock twice per cell.
+        """
         if index.isValid():
             model = self.source()
-            row = model.row_at(self.mapToSource(index).row())
-            for role_data in roleDataSpan:
-                role_data.setData(model.value(row, index.column(), role_data.role()))
+            number = self.mapToSource(index).row() if self.active else index.row()
+            fill(roleDataSpan, model.row_at(number), model.answers(index.column()))
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        # Columns are never filtered or moved by the proxy: the source's header, asked directly
+        # (Qt's proxy maps each section through the source's index() first).
+        if orientation == Qt.Orientation.Horizontal:
+            return self.source().headerData(section, orientation, role)
+        return super().headerData(section, orientation, role)
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        """The source's flags, which depend on the column alone (Qt's proxy would ask the
+        source's ``index()`` and ``flags()``: three more calls into Python per painted cell)."""
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return _CHECKBOX_FLAGS if index.column() == 0 else _CELL_FLAGS
 
     def set_quick_filter(self, text: str) -> None:
         needle = text.strip().casefold()

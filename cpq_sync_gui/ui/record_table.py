@@ -111,6 +111,9 @@ class RecordTable(OnScreenTable):
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
         self.setSortingEnabled(True)
+        # Shown from the start: a scroll bar appearing with the first rows narrows the table
+        # and makes it lay out and paint everything a second time (~15 ms) as rows stream in.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._row_menu)
         vertical = self.verticalHeader()
