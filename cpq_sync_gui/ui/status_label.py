@@ -51,5 +51,8 @@ class StatusLabel(QLabel):
         """Take the size the current text needs (one new layout), growing from there."""
         self.setMinimumSize(0, 0)
         self.setMaximumSize(_ANY_SIZE, _ANY_SIZE)
+        text = self.text()
+        super().setText("")  # a QLabel keeps its size hint (at least its minimum size) until
+        super().setText(text)  # its text changes
         hint = self.sizeHint()
         self.setFixedSize(hint.width(), hint.height())

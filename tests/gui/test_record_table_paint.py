@@ -123,3 +123,89 @@ def test_rows_arrive_already_marked_checking_when_zuora_is_connected(qtbot, sand
     assert len(states_on_arrival) == model.rowCount() == 40
     assert ZuoraState.UNKNOWN not in states_on_arrival  # never "—" before the check
     assert set(model.count_by_state()) <= {ZuoraState.IN_ZUORA, ZuoraState.NOT_IN_ZUORA}
+
+
+def test_the_proxy_shows_the_source_rows_before_during_and_after_a_filter(qtbot, sandbox):
+    browser = open_browser(qtbot, sandbox)
+    model, proxy = browser.model, browser.proxy
+    name = model.kind.column_index("name")
+
+    def shown_names() -> list[str]:
+        return [
+            multi_data(proxy, proxy.index(r, name), Qt.ItemDataRole.DisplayRole)
+            for r in range(proxy.rowCount())
+        ]
+
+    def source_names(rows) -> list[str]:
+        return [model.index(r, name).data() for r in rows]
+
+    proxy.sort(name, Qt.SortOrder.DescendingOrder)  # the source sorts; the proxy follows
+    assert shown_names() == source_names(range(model.rowCount()))
+    needle = model.row_at(3).name[:4].lower()
+    proxy.set_quick_filter(needle)
+    kept = [r for r in range(model.rowCount()) if needle in model.row_at(r).name.lower()]
+    assert 0 < len(kept) < model.rowCount()
+    assert shown_names() == source_names(kept)
+    proxy.set_quick_filter("")
+    assert shown_names() == source_names(range(model.rowCount()))
+    for column in range(model.columnCount()):
+        index = proxy.index(0, column)
+        assert proxy.flags(index) == model.flags(proxy.mapToSource(index))
+        for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            expected = model.headerData(column, Qt.Orientation.Horizontal, role)
+            assert proxy.headerData(column, Qt.Orientation.Horizontal, role) == expected
+
+
+class EventCount(QObject):
+    """How many events of one type each watched widget received."""
+
+    def __init__(self, kind: QEvent.Type) -> None:
+        super().__init__()
+        self.kind = kind
+        self.counts: dict[str, int] = {}
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == self.kind:
+            name = watched.objectName()
+            self.counts[name] = self.counts.get(name, 0) + 1
+        return False
+
+
+def test_new_progress_texts_repaint_the_label_alone_and_are_never_cut(qtbot, sandbox):
+    browser = open_browser(qtbot, sandbox)
+    label = browser.progress_label
+    paints = EventCount(QEvent.Type.Paint)
+    for widget in (browser, browser.filter_bar, label, browser.select_shown_button):
+        widget.installEventFilter(paints)
+    label.setText("1,000,000 of 1,000,000 loaded")  # may grow the label: one new layout
+    qtbot.wait(50)
+    paints.counts.clear()
+    width = label.width()
+
+    label.setText("2,000 of 1,000,000 loaded")  # shorter: the label keeps its room
+    qtbot.waitUntil(lambda: paints.counts.get(label.objectName(), 0) > 0)
+    qtbot.wait(50)
+    assert label.width() == width
+    assert paints.counts == {label.objectName(): paints.counts[label.objectName()]}
+
+    longer = "Cancelled: 2,000 of 1,000,000 loaded — cancelling…"
+    label.setText(longer)  # longer: the label grows to show all of it
+    qtbot.waitUntil(lambda: label.width() > width)
+    assert label.width() >= label.fontMetrics().horizontalAdvance(longer)
+    label.setText("Not loaded")
+    label.fit()  # a new search gives the room back
+    qtbot.waitUntil(lambda: label.width() < width)
+    assert label.width() >= label.fontMetrics().horizontalAdvance("Not loaded")
+
+
+def test_starting_and_ending_a_load_moves_nothing_in_the_tab(qtbot, sandbox):
+    browser = open_browser(qtbot, sandbox)
+    table_rect = browser.table.geometry()
+    browser.show_progress(True)
+    qtbot.waitUntil(browser.progress_bar.isVisible)
+    qtbot.wait(50)
+    assert browser.table.geometry() == table_rect
+    browser.show_progress(False)
+    qtbot.waitUntil(lambda: not browser.progress_bar.isVisible())
+    qtbot.wait(50)
+    assert browser.table.geometry() == table_rect
