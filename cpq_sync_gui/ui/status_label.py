@@ -17,14 +17,13 @@ class StatusLabel(QLabel):
     that repaints the whole tab (~3 ms of the GUI thread when idle, ~40 ms while worker threads
     run Python, measured), although nothing moved. A widget of fixed size asks nothing, so this
     label keeps a fixed size that grows only when a text needs more room; :meth:`fit` lets it
-    shrink back at a quiet moment (a new search).
+    shrink back at a quiet moment (a new search). A new text then repaints the label's own
+    rectangle only (its parents paint the background behind it: it is not opaque, because a
+    tab page's background is not the window colour in every style).
     """
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
-        # Opaque (it paints the window colour behind its text, as its parents would), so a
-        # new text repaints this label alone, not the window, tab and page behind it.
-        self.setAutoFillBackground(True)
         self.fit()
 
     def setText(self, text: str) -> None:

@@ -156,37 +156,38 @@ def test_the_proxy_shows_the_source_rows_before_during_and_after_a_filter(qtbot,
             assert proxy.headerData(column, Qt.Orientation.Horizontal, role) == expected
 
 
-class EventCount(QObject):
-    """How many events of one type each watched widget received."""
+class Paints(QObject):
+    """The regions each watched widget was asked to paint, by object name."""
 
-    def __init__(self, kind: QEvent.Type) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.kind = kind
-        self.counts: dict[str, int] = {}
+        self.rects: dict[str, list[QRect]] = {}
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == self.kind:
-            name = watched.objectName()
-            self.counts[name] = self.counts.get(name, 0) + 1
+        if event.type() == QEvent.Type.Paint:
+            self.rects.setdefault(watched.objectName(), []).append(event.rect())
         return False
 
 
-def test_new_progress_texts_repaint_the_label_alone_and_are_never_cut(qtbot, sandbox):
+def test_new_progress_texts_repaint_the_label_not_the_tab_and_are_never_cut(qtbot, sandbox):
     browser = open_browser(qtbot, sandbox)
     label = browser.progress_label
-    paints = EventCount(QEvent.Type.Paint)
+    paints = Paints()
     for widget in (browser, browser.filter_bar, label, browser.select_shown_button):
         widget.installEventFilter(paints)
     label.setText("1,000,000 of 1,000,000 loaded")  # may grow the label: one new layout
     qtbot.wait(50)
-    paints.counts.clear()
+    paints.rects.clear()
     width = label.width()
 
     label.setText("2,000 of 1,000,000 loaded")  # shorter: the label keeps its room
-    qtbot.waitUntil(lambda: paints.counts.get(label.objectName(), 0) > 0)
+    qtbot.waitUntil(lambda: label.objectName() in paints.rects)
     qtbot.wait(50)
     assert label.width() == width
-    assert paints.counts == {label.objectName(): paints.counts[label.objectName()]}
+    assert set(paints.rects) <= {label.objectName(), browser.objectName()}
+    assert all(  # the page behind the label, nothing else of it
+        label.geometry().contains(rect) for rect in paints.rects.get(browser.objectName(), [])
+    )
 
     longer = "Cancelled: 2,000 of 1,000,000 loaded — cancelling…"
     label.setText(longer)  # longer: the label grows to show all of it
