@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -433,6 +434,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.errors: list[Exception] = []
         self.stopping = threading.Event()
         self._context = context
+        self._connections: set[socket.socket] = set()  # accepted and not yet closed
+        self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
         self.base_url = f"https://127.0.0.1:{self.server_address[1]}"
 
@@ -446,6 +449,25 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that reset or time out are expected; the request log tells the story
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:  # the handler thread is done with it
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every kept-alive connection, as a server going away does: their handler
+        threads (each waiting for a next request) end, and clients see the connection close."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the raw socket: leave the TLS state alone
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
 
 
 class ServiceServer:
@@ -483,6 +505,7 @@ class ServiceServer:
         self.httpd.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.httpd.close_connections()
         self._thread.join(timeout=5)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -176,3 +177,19 @@ def test_faults_are_per_service_and_path(zuora):
     answer = session.post(f"{sandbox.zuora_url}/v1/accounts", json=_account("Fine Co"), timeout=10)
     assert answer.status_code == 200
     assert answer.json()["success"] is True
+
+
+def test_stopping_the_sandbox_closes_kept_alive_connections(make_sandbox):
+    sandbox = make_sandbox()
+    before = set(threading.enumerate())
+    session = requests.Session()  # kept open on purpose: a client that never closes
+    session.verify = str(sandbox.ca_path)
+    session.trust_env = False
+    _token(sandbox, session)  # one kept-alive connection, its handler waiting for more
+    handlers = [t for t in set(threading.enumerate()) - before if "process_request" in t.name]
+    assert handlers  # the connection's handler thread, still waiting
+    sandbox.stop()
+    for thread in handlers:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in handlers)
+    session.close()
