@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QEvent, QSize
 from PySide6.QtWidgets import QLabel, QWidget
 
 __all__ = ["StatusLabel"]
@@ -31,6 +31,11 @@ class StatusLabel(QLabel):
             return
         super().setText(text)
         self._grow(self.sizeHint())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self.fit()  # the same text may need another size now
 
     def reserve(self, *texts: str) -> None:
         """Make room now for texts to come (say when the window is not busy drawing rows)."""
