@@ -27,9 +27,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# bench/run.py --quick points this at bench/results/quick/ so a smoke run never overwrites the
-# full-scale figures that docs/performance.md quotes.
-RESULTS = Path(os.environ.get("CPQ_BENCH_RESULTS") or REPO / "bench" / "results")
+# A --quick run (through bench/run.py, or a benchmark script run by hand) writes under
+# bench/results/quick/, so a smoke run never overwrites the full-scale figures that
+# docs/performance.md quotes.
+RESULTS = Path(
+    os.environ.get("CPQ_BENCH_RESULTS")
+    or REPO / "bench" / "results" / ("quick" if "--quick" in sys.argv[1:] else "")
+)
 PYTHON = sys.executable
 
 if str(REPO) not in sys.path:

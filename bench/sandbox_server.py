@@ -23,33 +23,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import apply_latency  # noqa: E402
-from cpq_sync_gui.sandbox import http as sandbox_http  # noqa: E402
 from cpq_sync_gui.sandbox.config import SandboxConfig  # noqa: E402
 from cpq_sync_gui.sandbox.sandbox import Sandbox  # noqa: E402
-from cpq_sync_gui.sandbox.zuora_payloads import (  # noqa: E402
-    validate_create_account,
-    validate_create_order,
-)
 
 
 def main() -> int:
     spec = json.loads(sys.argv[1])
-    if spec.get("nodelay", True):
-        # The sandbox's handler writes a response's headers and body in two sends; with
-        # Nagle's algorithm on, the body waits for the client's delayed ACK of the headers
-        # (40 ms on Linux), adding ~40 ms to every request on top of the injected latency.
-        # TCP_NODELAY, as production HTTP servers set, makes the latency what was asked for.
-        sandbox_http._Handler.disable_nagle_algorithm = True
     began = time.perf_counter()
     sandbox = Sandbox(
         SandboxConfig(**spec["config"]),
         directory=Path(tempfile.mkdtemp(prefix="cpq-sync-bench-sb-")),
-    ).start()
-    # Build the payload validators now: the first requests would otherwise each check the
-    # whole schema at once (functools.cache does not hold back concurrent first callers),
-    # seconds of CPU that no real tenant spends.
-    validate_create_account({})
-    validate_create_order({})
+    ).start()  # with TCP_NODELAY and its payload validators built (sandbox/http.py, sandbox.py)
     apply_latency(
         sandbox, float(spec.get("latency_ms", 0)), zuora_in_slot=spec.get("zuora_in_slot", True)
     )
