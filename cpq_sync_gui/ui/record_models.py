@@ -55,6 +55,13 @@ def _status_colour(row: Row) -> QColor | None:
     return QColor(colour) if colour else None
 
 
+def cell_flags(index: _Index) -> Qt.ItemFlag:
+    """A cell's flags, the same for every row: the checkbox column is user-checkable."""
+    if not index.isValid():
+        return Qt.ItemFlag.NoItemFlags
+    return _CHECKBOX_FLAGS if index.column() == 0 else _CELL_FLAGS
+
+
 def fill(span: QModelRoleDataSpan, row: Row, answers: dict[int, Callable[[Row], Any]]) -> None:
     """Answer a ``multiData`` call: each asked role this column answers, the rest cleared."""
     for role_data in span:
@@ -156,9 +163,7 @@ class RecordTableModel(QAbstractTableModel):
         return self._answers[column]
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return _CHECKBOX_FLAGS if index.column() == 0 else _CELL_FLAGS
+        return cell_flags(index)
 
     def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or index.column() != 0 or role != Qt.ItemDataRole.CheckStateRole:
@@ -390,9 +395,7 @@ class RecordFilterProxy(QSortFilterProxyModel):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         """The source's flags, which depend on the column alone (Qt's proxy would ask the
         source's ``index()`` and ``flags()``: three more calls into Python per painted cell)."""
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return _CHECKBOX_FLAGS if index.column() == 0 else _CELL_FLAGS
+        return cell_flags(index)
 
     def set_quick_filter(self, text: str) -> None:
         needle = text.strip().casefold()
