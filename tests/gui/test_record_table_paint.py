@@ -156,37 +156,26 @@ def test_the_proxy_shows_the_source_rows_before_during_and_after_a_filter(qtbot,
             assert proxy.headerData(column, Qt.Orientation.Horizontal, role) == expected
 
 
-class Paints(QObject):
-    """The regions each watched widget was asked to paint, by object name."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rects: dict[str, list[QRect]] = {}
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            self.rects.setdefault(watched.objectName(), []).append(event.rect())
-        return False
-
-
 def test_new_progress_texts_repaint_the_label_not_the_tab_and_are_never_cut(qtbot, sandbox):
     browser = open_browser(qtbot, sandbox)
     label = browser.progress_label
-    paints = Paints()
-    for widget in (browser, browser.filter_bar, label, browser.select_shown_button):
-        widget.installEventFilter(paints)
+    watched = (browser, browser.filter_bar, label, browser.select_shown_button)
+    logs = {widget: PaintLog() for widget in watched}
+    for widget, log in logs.items():
+        widget.installEventFilter(log)
     label.setText("1,000,000 of 1,000,000 loaded")  # may grow the label: one new layout
     qtbot.wait(50)
-    paints.rects.clear()
+    for log in logs.values():
+        log.rects.clear()
     width = label.width()
 
     label.setText("2,000 of 1,000,000 loaded")  # shorter: the label keeps its room
-    qtbot.waitUntil(lambda: label.objectName() in paints.rects)
+    qtbot.waitUntil(lambda: bool(logs[label].rects))
     qtbot.wait(50)
     assert label.width() == width
-    assert set(paints.rects) <= {label.objectName(), browser.objectName()}
+    assert {w for w, log in logs.items() if log.rects} <= {label, browser}
     assert all(  # the page behind the label, nothing else of it
-        label.geometry().contains(rect) for rect in paints.rects.get(browser.objectName(), [])
+        label.geometry().contains(rect) for rect in logs[browser].rects
     )
 
     longer = "Cancelled: 2,000 of 1,000,000 loaded — cancelling…"
