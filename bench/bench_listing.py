@@ -45,6 +45,7 @@ from bench.common import (  # noqa: E402
     check,
     fmt_seconds,
     load_average,
+    run_window_until,
     write_result,
 )
 
@@ -70,7 +71,7 @@ def current_rss_mb() -> float | None:
 
 def run(args: argparse.Namespace) -> dict:
     from keyring.backends import fail
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
     from cpq_sync_gui.connections import SessionSecrets
     from cpq_sync_gui.secrets import SecretStore
@@ -126,27 +127,15 @@ def run(args: argparse.Namespace) -> dict:
                 if not counts.get(ZuoraState.CHECKING) and not counts.get(ZuoraState.UNKNOWN):
                     marks["zuora"] = seconds()
 
-        # The window's own event loop runs the load, as app.exec() does in the app (a Python
-        # loop around processEvents() would take the interpreter lock ~1,000 times a second
-        # more than the app does, and add its own waits to the gaps).
-        loop = QEventLoop()
-
-        def watch_and_quit() -> None:
+        def finished() -> bool:
             watch()
-            if "loaded" in marks and (not args.zuora or "zuora" in marks):
-                loop.quit()
+            return "loaded" in marks and (not args.zuora or "zuora" in marks)
 
-        watcher = QTimer()
-        watcher.setInterval(20)
-        watcher.timeout.connect(watch_and_quit)
-        QTimer.singleShot(int(args.timeout * 1000), loop.quit)
         clock.start()
         heartbeat.start()
-        watcher.start()
         browser.search()
-        loop.exec()
+        run_window_until(finished, args.timeout)
         heartbeat.stop()
-        watcher.stop()
         check("loaded" in marks, f"not loaded within {args.timeout} s")
         check(browser.model.rowCount() == args.accounts, "row count differs from the org")
         check(len({row.id for row in browser.model.rows()}) == args.accounts, "duplicate rows")

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["CPQ_SYNC_HOME"] = tempfile.mkdtemp(prefix="cpq-sync-bench-")
 
+from bench.common import run_window_until  # noqa: E402
 from cpq_sync_gui.sync.throttle import DEFAULT_CONCURRENCY  # noqa: E402
 
 TARGET_MS = 50.0
@@ -97,7 +98,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(app: Any, args: argparse.Namespace) -> dict[str, Any]:
     """One run of ``args.records`` accounts in a fresh window against a fresh sandbox."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import Qt, QTimer
 
     from cpq_sync_gui.sync import FINAL_STATES
     from cpq_sync_gui.ui.heap import freeze_startup_objects
@@ -132,21 +133,9 @@ def measure(app: Any, args: argparse.Namespace) -> dict[str, Any]:
         heartbeat.setInterval(HEARTBEAT_MS)
         heartbeat.timeout.connect(lambda: beats.append(time.perf_counter()))
         heartbeat.start()
-        # The run goes on in the window's own event loop, as app.exec() runs it in the app
-        # (a Python loop around processEvents() would take the interpreter lock far more often
-        # than the app does, and add its own waits to the gaps).
-        loop = QEventLoop()
-        watcher = QTimer()
-        watcher.setInterval(20)
-        watcher.timeout.connect(
-            lambda: loop.quit() if not controller.busy and panel.summary.isVisible() else None
-        )
-        QTimer.singleShot(600_000, loop.quit)
         began = time.perf_counter()
         dialog.run_button.click()
-        watcher.start()
-        loop.exec()
-        watcher.stop()
+        run_window_until(lambda: not controller.busy and panel.summary.isVisible(), 600)
         seconds = time.perf_counter() - began
         assert not controller.busy, "the run did not finish within 10 minutes"
         heartbeat.stop()

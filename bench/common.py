@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,31 @@ def check(condition: bool, message: str) -> None:
 
 
 # --- sandboxes ------------------------------------------------------------------------------
+
+
+def run_window_until(done: Callable[[], bool], timeout_s: float, *, every_ms: int = 20) -> bool:
+    """Run the Qt event loop until ``done()`` (asked every ``every_ms``) or ``timeout_s``;
+    returns ``done()``.
+
+    The work goes on in the window's own event loop, as ``app.exec()`` runs it in the app: a
+    Python loop around ``processEvents()`` would take the interpreter lock ~1,000 times a
+    second more than the app does, and add its own waits to the stalls being measured.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    watcher = QTimer()
+    watcher.setInterval(every_ms)
+    watcher.timeout.connect(lambda: loop.quit() if done() else None)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    deadline.start(int(timeout_s * 1000))
+    watcher.start()
+    loop.exec()
+    watcher.stop()
+    deadline.stop()
+    return done()
 
 
 def apply_latency(sandbox: Any, latency_ms: float, *, zuora_in_slot: bool = True) -> None:
