@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import stop
+
 
 @dataclass(frozen=True)
 class Tinyproxy:
@@ -68,11 +70,4 @@ def run_tinyproxy(folder: Path, user: str, password: str) -> Iterator[Tinyproxy]
                 time.sleep(0.05)
         yield Tinyproxy(port, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        stop(process)

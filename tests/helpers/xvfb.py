@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.helpers.processes import stop
+
 
 def _free_display() -> int:
     for number in range(99, 300):
@@ -47,11 +49,4 @@ def xvfb(width: int = 1280, height: int = 800) -> Iterator[dict[str, str]]:
     try:
         yield env
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        stop(process)
