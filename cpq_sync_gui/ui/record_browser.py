@@ -72,6 +72,17 @@ def _button(text: str, name: str, tip: str, parent: QWidget) -> QPushButton:
     return button
 
 
+def _loaded_text(loaded: int, total: int | None) -> str:
+    """The progress of a load: "1,400 of 52,000 loaded"."""
+    if total is None:
+        return f"{loaded:,} loaded"
+    return f"{loaded:,} of {max(total, loaded):,} loaded"
+
+
+def _all_loaded_text(loaded: int, plural: str) -> str:
+    return f"All {loaded:,} {plural} loaded"
+
+
 class RecordBrowser(QWidget):
     """The content of the Accounts or Orders tab."""
 
@@ -392,10 +403,10 @@ class RecordBrowser(QWidget):
                     self._insert_timer.start()
             elif isinstance(event, Counted):
                 self._total = event.total
-                total, plural = f"{event.total:,}", self.kind.plural
                 # Sized now, while the table is empty: not when the first rows are drawn.
                 self.progress_label.reserve(
-                    f"{total} of {total} loaded", f"All {total} {plural} loaded"
+                    _loaded_text(event.total, event.total),
+                    _all_loaded_text(event.total, self.kind.plural),
                 )
             elif isinstance(event, StatusesChecked):
                 statuses.update(event.statuses)
@@ -426,9 +437,7 @@ class RecordBrowser(QWidget):
             self._freeze_timer.start()
 
     def _progress_text(self) -> str:
-        if self._total is None:
-            return f"{self._loaded:,} loaded"
-        return f"{self._loaded:,} of {max(self._total, self._loaded):,} loaded"
+        return _loaded_text(self._loaded, self._total)
 
     def _update_progress(self) -> None:
         if self._load_job is None or not self._load_job.running:
@@ -460,7 +469,7 @@ class RecordBrowser(QWidget):
             text = f"Cancelled: {outcome.loaded:,} of {outcome.total or 0:,} loaded"
             self.log.emit("WARNING", f"{plural.title()}: loading cancelled ({text[11:]}).")
         else:
-            text = f"All {outcome.loaded:,} {plural} loaded"
+            text = _all_loaded_text(outcome.loaded, plural)
             self.log.emit("INFO", f"Loaded {outcome.loaded:,} {plural} in {seconds:.1f} s.")
         self.progress_label.setText(text)
         self._update_summaries()
